@@ -1,0 +1,303 @@
+"""The tool registry: a tool is declared once, as a typed function, and served by every doorway.
+
+Declare a tool in ``<app>/tools.py``::
+
+    @tool(name="list_clients", category="core", title="List clients", read_only=True)
+    def list_clients(
+        ctx: ToolContext,
+        *,
+        tier_filter: Annotated[enum_of(Tier) | None, Field(description="Product tier")] = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+    ) -> dict[str, Any]:
+        return selectors.clients_list(tier=tier_filter, limit=limit)
+
+From that single declaration come the MCP tool (``cs_project.core.mcp``), the REST mirror
+(``cs_project.core.api``) and the generated reference in ``docs/api``. Both doorways call
+:func:`execute_tool`, so validation, permission checks, errors and the envelope are identical.
+"""
+
+import hashlib
+import inspect
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from .context import Actor
+from .errors import InternalError, InvalidParameter, PermissionDenied, ToolError
+
+logger = logging.getLogger("cs.tools")
+
+CATEGORY_APP = {
+    "core": "customers",
+    "onboarding": "onboarding",
+    "health": "health",
+    "retention": "retention",
+    "communication": "communication",
+    "support": "support",
+    "expansion": "expansion",
+    "feedback": "feedback",
+}
+
+
+def enum_of(choices) -> Any:
+    """A ``Literal`` of a TextChoices' values, so the JSON schema carries the enum (defined once)."""
+    return Literal[tuple(choices.values)]
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool function knows about its call: the acting user and the doorway."""
+
+    actor: Actor
+    tool_name: str
+    request_id: str
+
+
+@dataclass
+class ToolSpec:
+    name: str
+    category: str
+    title: str
+    description: str
+    fn: Callable[..., dict[str, Any]]
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
+    arg_model: type[BaseModel] = field(repr=False)
+
+    @property
+    def app_label(self) -> str:
+        return CATEGORY_APP[self.category]
+
+    @property
+    def permission(self) -> str:
+        return f"{self.app_label}.{'mcp_read' if self.read_only else 'mcp_write'}"
+
+    @property
+    def scope(self) -> str:
+        """Token scope needed: ``read`` for read-only tools, ``write`` for mutating ones."""
+        return "read" if self.read_only else "write"
+
+    def input_schema(self) -> dict[str, Any]:
+        schema = self.arg_model.model_json_schema()
+        schema.pop("title", None)
+        schema["additionalProperties"] = False
+        return schema
+
+    def annotations(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "readOnlyHint": self.read_only,
+            "destructiveHint": self.destructive,
+            "idempotentHint": self.idempotent,
+            "openWorldHint": self.open_world,
+        }
+
+
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["success", "failed"]},
+        "data_gaps": {"type": "array", "items": {"type": "object"}},
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+            },
+            "required": ["code", "message"],
+        },
+    },
+    "required": ["status"],
+    "additionalProperties": True,
+}
+
+_REGISTRY: dict[str, ToolSpec] = {}
+
+
+class ToolJSONEncoder(DjangoJSONEncoder):
+    """Money and rates leave as JSON numbers (Decimal would otherwise become a string)."""
+
+    def default(self, o):
+        if isinstance(o, Decimal):
+            return float(o)
+        return super().default(o)
+
+
+def _build_arg_model(name: str, fn: Callable) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    signature = inspect.signature(fn)
+    for index, (param_name, param) in enumerate(signature.parameters.items()):
+        if index == 0:
+            continue  # the ToolContext
+        if param.kind is not inspect.Parameter.KEYWORD_ONLY:
+            raise TypeError(f"tool {name}: parameter {param_name} must be keyword-only")
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param_name] = (param.annotation, default)
+    return create_model(
+        f"{name}_arguments",
+        __config__=ConfigDict(extra="forbid", strict=False),
+        **fields,
+    )
+
+
+def tool(
+    *,
+    name: str,
+    category: str,
+    title: str,
+    read_only: bool,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+    description: str | None = None,
+):
+    """Register a tool. The docstring's first paragraph is the description unless one is given."""
+    if category not in CATEGORY_APP:
+        raise ValueError(f"unknown tool category {category!r}")
+
+    def decorator(fn: Callable[..., dict[str, Any]]):
+        if name in _REGISTRY:
+            raise ValueError(f"tool name {name!r} registered twice")
+        text = description or inspect.getdoc(fn) or ""
+        _REGISTRY[name] = ToolSpec(
+            name=name,
+            category=category,
+            title=title,
+            description=text.strip(),
+            fn=fn,
+            read_only=read_only,
+            destructive=False if read_only else destructive,
+            idempotent=True if read_only else idempotent,
+            open_world=open_world,
+            arg_model=_build_arg_model(name, fn),
+        )
+        return fn
+
+    return decorator
+
+
+def load_tools() -> None:
+    """Import every app's ``tools`` module so that its declarations register."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("tools")
+
+
+def all_tools() -> list[ToolSpec]:
+    load_tools()
+    return sorted(_REGISTRY.values(), key=lambda spec: (spec.category, spec.name))
+
+
+def get_tool(name: str) -> ToolSpec | None:
+    load_tools()
+    return _REGISTRY.get(name)
+
+
+# --- execution: the one path shared by MCP and REST -------------------------------------------------
+
+
+def _validation_error(exc: ValidationError) -> InvalidParameter:
+    first = exc.errors()[0]
+    loc = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in first["loc"])
+    loc = loc.replace(".[", "[")
+    if first["type"] == "extra_forbidden":
+        message = f"Unknown parameter '{loc}'."
+    elif first["type"] == "missing":
+        message = f"Missing required parameter '{loc}'."
+    else:
+        message = f"Invalid value for '{loc}': {first['msg']}."
+    return InvalidParameter(message, field=loc or None)
+
+
+def argument_digest(arguments: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the arguments, so the audit log identifies a call without storing it."""
+    canonical = json.dumps(arguments, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_permission(spec: ToolSpec, user, scopes: frozenset[str] | None) -> None:
+    """A call needs the user's per-app permission and, for token calls, a scope that allows it."""
+    if scopes is not None and spec.scope not in scopes and "admin" not in scopes:
+        raise PermissionDenied(f"This token lacks the '{spec.scope}' scope needed by {spec.name}.")
+    if user is None or not user.is_active or not user.has_perm(spec.permission):
+        raise PermissionDenied(f"Permission '{spec.permission}' is required for {spec.name}.")
+
+
+def execute_tool(
+    name: str,
+    arguments: Any,
+    *,
+    user,
+    channel: str,
+    scopes: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """Validate, authorise, run and shape one tool call; never raises, always returns the envelope."""
+    started = time.monotonic()
+    request_id = uuid.uuid4().hex
+    spec = get_tool(name)
+    outcome = "success"
+    try:
+        if spec is None:
+            raise InvalidParameter(f"Unknown tool '{name}'.", field="name")
+        check_permission(spec, user, scopes)
+        if not isinstance(arguments, dict):
+            raise InvalidParameter("Arguments must be a JSON object.")
+        try:
+            parsed = spec.arg_model.model_validate(arguments)
+        except ValidationError as exc:
+            raise _validation_error(exc) from None
+        kwargs = {key: getattr(parsed, key) for key in spec.arg_model.model_fields}
+        ctx = ToolContext(
+            actor=Actor.for_user(user, channel=channel, tool=name),
+            tool_name=name,
+            request_id=request_id,
+        )
+        payload = spec.fn(ctx, **kwargs)
+        result = {"status": "success", **payload}
+        result.setdefault("data_gaps", [])
+        if not spec.read_only:
+            result.setdefault("audit_event_id", None)
+    except ToolError as exc:
+        outcome = exc.code
+        result = exc.envelope()
+    except Exception:
+        logger.exception("tool %s failed (reference %s)", name, request_id)
+        outcome = "INTERNAL"
+        result = InternalError(
+            f"An internal error occurred; reference {request_id}. Details are in the server log."
+        ).envelope()
+    _record_call(
+        name=name,
+        user=user,
+        channel=channel,
+        arguments=arguments,
+        outcome=outcome,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        request_id=request_id,
+    )
+    return json.loads(json.dumps(result, cls=ToolJSONEncoder))
+
+
+def _record_call(**call) -> None:
+    """Append the call to the audit log through the customers app (the owner of audit events)."""
+    if not apps.is_installed("customers"):
+        return
+    from customers.audit import tool_call_record
+
+    try:
+        tool_call_record(**call)
+    except Exception:
+        logger.exception("could not audit tool call %s", call.get("name"))

@@ -1,0 +1,182 @@
+"""The one call services use to record audit events and timeline entries (TOOLS §0.5).
+
+Audit events form a SHA-256 chain: each row stores the previous row's hash and its own hash over its
+canonical content. Appends are serialised (a PostgreSQL advisory lock; SQLite serialises writers itself).
+"""
+
+import hashlib
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cs_project.core.context import Actor
+
+from .choices import Impact, Severity
+from .models import AuditEvent, Client, TimelineEvent
+
+_AUDIT_LOCK_KEY = 7_300_001
+
+
+def _canonical(event: AuditEvent) -> str:
+    return json.dumps(
+        {
+            "event_id": str(event.event_id),
+            "occurred_at": event.occurred_at.isoformat(),
+            "actor": event.actor,
+            "channel": event.channel,
+            "tool": event.tool,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "client_id": event.client_id,
+            "changes": event.changes,
+            "data": event.data,
+            "prev_hash": event.prev_hash,
+        },
+        sort_keys=True,
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+
+
+def audit_event_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event).encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str = "",
+    object_id: str = "",
+    client: Client | None = None,
+    changes: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event to the chain. ``changes`` is ``{field: [old, new]}``; no secrets in ``data``."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_LOCK_KEY])
+    previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        actor=actor.label,
+        channel=actor.channel,
+        tool=actor.tool or "",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        client=client,
+        changes=_jsonable(changes or {}),
+        data=_jsonable(data or {}),
+        prev_hash=previous,
+    )
+    event.hash = audit_event_hash(event)
+    event.save(force_insert=True)
+    return event
+
+
+def timeline_record(
+    *,
+    client: Client,
+    event_type: str,
+    title: str,
+    description: str = "",
+    impact: str = Impact.NEUTRAL,
+    severity: str = Severity.INFO,
+    source_type: str = "",
+    source_id: str = "",
+    audit_event: AuditEvent | None = None,
+    actor: Actor | None = None,
+    occurred_at=None,
+    counts_as_engagement: bool = False,
+) -> TimelineEvent:
+    """Add one entry to a client's timeline (call inside the service's transaction)."""
+    return TimelineEvent.objects.create(
+        client=client,
+        occurred_at=occurred_at or timezone.now(),
+        event_type=event_type,
+        title=title[:300],
+        description=description,
+        impact=impact,
+        severity=severity,
+        source_type=source_type,
+        source_id=str(source_id or ""),
+        audit_event=audit_event,
+        actor=actor.label if actor else (audit_event.actor if audit_event else ""),
+        counts_as_engagement=counts_as_engagement,
+    )
+
+
+@transaction.atomic
+def audit_and_timeline(
+    *,
+    actor: Actor,
+    action: str,
+    client: Client,
+    event_type: str,
+    title: str,
+    object_type: str = "",
+    object_id: str = "",
+    changes: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    description: str = "",
+    impact: str = Impact.NEUTRAL,
+    severity: str = Severity.INFO,
+    counts_as_engagement: bool = False,
+) -> AuditEvent:
+    """The common case of a mutation about one client: one audit event plus its timeline entry."""
+    event = audit_record(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        client=client,
+        changes=changes,
+        data=data,
+    )
+    timeline_record(
+        client=client,
+        event_type=event_type,
+        title=title,
+        description=description,
+        impact=impact,
+        severity=severity,
+        source_type=object_type,
+        source_id=object_id,
+        audit_event=event,
+        actor=actor,
+        counts_as_engagement=counts_as_engagement,
+    )
+    return event
+
+
+def tool_call_record(
+    *, name: str, user, channel: str, arguments: Any, outcome: str, duration_ms: int, request_id: str
+) -> AuditEvent:
+    """Every tool call, successful or not, is logged: actor, tool, argument digest, outcome, duration."""
+    from cs_project.core.registry import argument_digest
+
+    actor = Actor.for_user(user, channel=channel, tool=name) if user is not None else Actor(
+        label="anonymous", channel=channel, tool=name
+    )
+    return audit_record(
+        actor=actor,
+        action="core.tool.called",
+        object_type="tool",
+        object_id=name,
+        data={
+            "arguments_sha256": argument_digest(arguments if isinstance(arguments, dict) else {"_": arguments}),
+            "outcome": outcome,
+            "duration_ms": duration_ms,
+            "request_id": request_id,
+        },
+    )

@@ -1,0 +1,38 @@
+"""Shared fixtures. Test data comes from factories (tests/<app>/factories.py), never from mocks of our DB."""
+
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(available: bool, what: str) -> None:
+    """Skip locally when a real service is missing; under CI=true a missing service is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true but is not available")
+    pytest.skip(f"{what} not available (set it up or run .ci/run)")
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-123!")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    """A staff user with every permission of our apps (what a CS manager has)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("csm", "csm@example.com", "csm-pass-123!", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=[
+                "customers", "health", "onboarding", "retention", "communication", "support", "expansion",
+                "feedback", "core",
+            ]
+        )
+    )
+    return user
