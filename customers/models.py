@@ -194,7 +194,9 @@ class Contract(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(value__gte=0), name="contract_value_non_negative"),
-            models.CheckConstraint(condition=Q(end_date__gt=models.F("start_date")), name="contract_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end_date__gt=models.F("start_date")), name="contract_end_after_start"
+            ),
             models.CheckConstraint(
                 condition=Q(included_usage__isnull=True) | Q(included_usage__gte=0),
                 name="contract_usage_non_negative",
@@ -213,7 +215,9 @@ class Invoice(models.Model):
     """An invoice (``INV-<n>``); payment status and the payment health component derive from these."""
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invoices")
-    contract = models.ForeignKey(Contract, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices")
+    contract = models.ForeignKey(
+        Contract, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices"
+    )
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
     issued_on = models.DateField()
@@ -226,7 +230,9 @@ class Invoice(models.Model):
         indexes = [models.Index(fields=["client", "status", "due_date"], name="invoice_client_status_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_amount_non_negative"),
-            models.CheckConstraint(condition=Q(due_date__gte=models.F("issued_on")), name="invoice_due_after_issue"),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=models.F("issued_on")), name="invoice_due_after_issue"
+            ),
         ]
 
     @property
@@ -242,7 +248,9 @@ class ArrMovement(models.Model):
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="arr_movements")
     kind = models.CharField(max_length=20, choices=ArrMovementKind.choices)
-    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Signed: churn and contraction < 0.")
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Signed: churn and contraction < 0."
+    )
     movement_date = models.DateField()
     contract = models.ForeignKey(Contract, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=300, blank=True, default="")
@@ -287,7 +295,9 @@ class LifecycleStageHistory(models.Model):
                 condition=Q(exited_at__isnull=True) | Q(exited_at__gte=models.F("entered_at")),
                 name="stage_exit_after_entry",
             ),
-            models.UniqueConstraint(fields=["client"], condition=Q(exited_at__isnull=True), name="stage_one_open_row"),
+            models.UniqueConstraint(
+                fields=["client"], condition=Q(exited_at__isnull=True), name="stage_one_open_row"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -348,10 +358,14 @@ class AuditEvent(models.Model):
     actor = models.CharField(max_length=150)
     channel = models.CharField(max_length=10, choices=AuditChannel.choices)
     tool = models.CharField(max_length=100, blank=True, default="")
-    action = models.CharField(max_length=120, help_text="<app>.<entity>.<verb>, e.g. customers.client.created")
+    action = models.CharField(
+        max_length=120, help_text="<app>.<entity>.<verb>, e.g. customers.client.created"
+    )
     object_type = models.CharField(max_length=100, blank=True, default="")
     object_id = models.CharField(max_length=150, blank=True, default="")
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
     changes = models.JSONField(default=dict, blank=True)
     data = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64, blank=True, default="")
@@ -407,7 +421,9 @@ class IntegrationCredential(models.Model):
 
     provider = models.CharField(max_length=20, choices=IntegrationProvider.choices, unique=True)
     enabled = models.BooleanField(default=False)
-    secrets = EncryptedTextField(blank=True, default="", help_text="JSON object of secret values (encrypted).")
+    secrets = EncryptedTextField(
+        blank=True, default="", help_text="JSON object of secret values (encrypted)."
+    )
     config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings.")
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")

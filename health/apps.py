@@ -1,7 +1,24 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _install_beat_schedules(sender, **kwargs):
+    """RULES §19: the beat schedule is defined in settings and installed idempotently after every migrate."""
+    from django.db import DEFAULT_DB_ALIAS
+
+    if kwargs.get("using", DEFAULT_DB_ALIAS) != DEFAULT_DB_ALIAS:
+        return
+    from .services import beat_schedules_install
+
+    beat_schedules_install()
 
 
 class HealthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "health"
     verbose_name = "Health"
+
+    def ready(self) -> None:
+        post_migrate.connect(
+            _install_beat_schedules, sender=self, dispatch_uid="health.install_beat_schedules"
+        )

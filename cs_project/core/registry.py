@@ -189,11 +189,18 @@ def tool(
     return decorator
 
 
+_tools_loaded = False
+
+
 def load_tools() -> None:
-    """Import every app's ``tools`` module so that its declarations register."""
+    """Import every app's ``tools`` module so that its declarations register (once per process)."""
+    global _tools_loaded
+    if _tools_loaded:
+        return
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("tools")
+    _tools_loaded = True
 
 
 def all_tools() -> list[ToolSpec]:

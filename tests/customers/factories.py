@@ -40,3 +40,26 @@ class ContractFactory(factory.django.DjangoModelFactory):
     start_date = dt.date(2026, 1, 1)
     end_date = dt.date(2027, 1, 1)
     included_users = 20
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Alert
+
+    client = factory.SubFactory(ClientFactory)
+    type = "risk"
+    reason = factory.Sequence(lambda n: f"reason_{n}")
+    priority = "medium"
+    due_at = factory.LazyFunction(lambda: dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    first_triggered_at = factory.LazyFunction(lambda: dt.datetime(2026, 5, 27, tzinfo=dt.UTC))
+    last_triggered_at = factory.LazyFunction(lambda: dt.datetime(2026, 5, 27, tzinfo=dt.UTC))
+
+
+class TimelineEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.TimelineEvent
+
+    client = factory.SubFactory(ClientFactory)
+    occurred_at = factory.LazyFunction(lambda: dt.datetime(2026, 5, 27, 12, tzinfo=dt.UTC))
+    event_type = "account"
+    title = factory.Sequence(lambda n: f"Event {n}")

@@ -36,8 +36,12 @@ def test_health_score_above_100_rejected():
 
 def test_contract_ending_before_it_starts_rejected():
     client = ClientFactory()
-    _rejects(lambda: ContractFactory(client=client, start_date=dt.date(2026, 5, 1), end_date=dt.date(2026, 4, 1)))
-    _rejects(lambda: ContractFactory(client=client, start_date=dt.date(2026, 5, 1), end_date=dt.date(2026, 5, 1)))
+    _rejects(
+        lambda: ContractFactory(client=client, start_date=dt.date(2026, 5, 1), end_date=dt.date(2026, 4, 1))
+    )
+    _rejects(
+        lambda: ContractFactory(client=client, start_date=dt.date(2026, 5, 1), end_date=dt.date(2026, 5, 1))
+    )
 
 
 def test_contract_negative_value_rejected():
@@ -52,6 +56,10 @@ def test_second_primary_contact_rejected():
 
 def test_churn_movement_must_be_negative():
     client = ClientFactory()
-    _rejects(lambda: ArrMovement.objects.create(client=client, kind="churn", amount=10, movement_date=dt.date(2026, 1, 1)))
+    _rejects(
+        lambda: ArrMovement.objects.create(
+            client=client, kind="churn", amount=10, movement_date=dt.date(2026, 1, 1)
+        )
+    )
     ArrMovement.objects.create(client=client, kind="churn", amount=-10, movement_date=dt.date(2026, 1, 1))
     assert Client.objects.count() == 1

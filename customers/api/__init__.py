@@ -1,0 +1,1 @@
+"""REST resources of the customers app: accounts, contacts and contracts (mounted at /api/v1/)."""

@@ -1,0 +1,87 @@
+"""Usage ingestion endpoints (RULES §3.2): ``POST /api/v1/events/batch`` and ``POST /api/v1/events/track``."""
+
+from __future__ import annotations
+
+import json
+
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from health.choices import EventSource
+from health.ingestion import MAX_EVENTS_PER_REQUEST, ingest_events, max_request_bytes
+
+from .permissions import CanIngestUsage
+
+
+class RawJSONParser(BaseParser):
+    """Leave the body to the view, which enforces the size limit before decoding it."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return None
+
+
+def _failed(status: int, message: str, field: str | None = None) -> Response:
+    error = {"code": "INVALID_PARAMETER", "message": message}
+    if field:
+        error["field"] = field
+    return Response({"status": "failed", "error": error}, status=status)
+
+
+class _IngestView(APIView):
+    permission_classes = [IsAuthenticated, CanIngestUsage]
+    parser_classes = [RawJSONParser]
+
+    def _body(self, request):
+        raw = request.body
+        if len(raw) > max_request_bytes():
+            return None, _failed(413, f"Request body exceeds {max_request_bytes()} bytes.", "body")
+        try:
+            return json.loads(raw or b"null"), None
+        except (ValueError, UnicodeDecodeError):
+            return None, _failed(400, "Request body is not valid JSON.", "body")
+
+    @staticmethod
+    def _ok(result: dict) -> Response:
+        return Response({"status": "success", **result}, status=200)
+
+
+class EventBatchView(_IngestView):
+    """A batch: ``{"batch": [...], "sentAt": ...}`` (Segment) or ``{"events": [...]}`` / a bare list (plain)."""
+
+    def post(self, request):
+        body, error = self._body(request)
+        if error:
+            return error
+        sent_at = None
+        if isinstance(body, dict) and "batch" in body:
+            messages, source, sent_at, field = body["batch"], EventSource.SEGMENT, body.get("sentAt"), "batch"
+        elif isinstance(body, dict) and "events" in body:
+            messages, source, sent_at, field = body["events"], EventSource.API, body.get("sent_at"), "events"
+        elif isinstance(body, list):
+            messages, source, field = body, EventSource.API, "body"
+        else:
+            return _failed(
+                400, "Expected an object with 'batch' (or 'events') holding a list of events.", "batch"
+            )
+        if not isinstance(messages, list):
+            return _failed(400, "The events must be a list.", field)
+        if len(messages) > MAX_EVENTS_PER_REQUEST:
+            return _failed(413, f"At most {MAX_EVENTS_PER_REQUEST} events per request.", field)
+        return self._ok(ingest_events(messages=messages, source=source, sent_at=sent_at))
+
+
+class EventTrackView(_IngestView):
+    """One message with the same schema as a batch element."""
+
+    def post(self, request):
+        body, error = self._body(request)
+        if error:
+            return error
+        if not isinstance(body, dict):
+            return _failed(400, "Expected one event object.", "body")
+        source = EventSource.SEGMENT if ("context" in body or "messageId" in body) else EventSource.API
+        return self._ok(ingest_events(messages=[body], source=source, sent_at=body.get("sentAt")))

@@ -1,0 +1,190 @@
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from customers.models import ClientExternalId
+from health.ingestion import ingest_events, normalise_feature_key
+from health.models import ClientUsageDaily, Feature, FeatureUsageDaily, UsageEvent, UsageRollupPending, UserActivityDaily
+from health.rollups import local_date, rollup_pending
+from tests.customers.factories import ClientFactory
+from tests.health.factories import FeatureFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(superuser):
+    client = APIClient()
+    client.force_authenticate(superuser)
+    return client
+
+
+def track(i, **kw):
+    msg = {
+        "type": "track",
+        "messageId": f"m-{i}",
+        "userId": f"u{i % 3}",
+        "event": "Report Exported",
+        "timestamp": (timezone.now() - dt.timedelta(hours=i)).isoformat(),
+        "properties": {"feature_key": "reports.export", "quantity": 2, "format": "pdf"},
+        "context": {"groupId": "acme"},
+    }
+    msg.update(kw)
+    return msg
+
+
+def test_batch_rejects_bad_events_keeps_good_and_counts_duplicates(api):
+    ClientFactory(client_id="acme")
+    batch = [
+        track(0),
+        track(1),
+        {"type": "identify", "userId": "u1"},
+        track(2, context={}),
+        track(3, context={"groupId": "nobody"}),
+        track(4, timestamp=(timezone.now() + dt.timedelta(hours=1)).isoformat()),
+        track(5, timestamp="not a date"),
+        track(6, properties={"quantity": -1}),
+        track(0),  # duplicate inside the batch
+        "junk",
+    ]
+    res = api.post("/api/v1/events/batch", {"batch": batch}, format="json")
+    assert res.status_code == 200, res.content
+    body = res.json()
+    assert body["status"] == "success"
+    assert (body["accepted"], body["duplicates"]) == (2, 1)
+    assert body["rejected"] == [
+        {"index": 2, "reason": "unsupported_type"},
+        {"index": 3, "reason": "missing_group"},
+        {"index": 4, "reason": "unknown_account"},
+        {"index": 5, "reason": "future_timestamp"},
+        {"index": 6, "reason": "invalid_timestamp"},
+        {"index": 7, "reason": "invalid_quantity"},
+        {"index": 9, "reason": "invalid_message"},
+    ]
+    event = UsageEvent.objects.get(message_id="m-0")
+    assert (event.source, event.feature_key, event.quantity) == ("segment", "reports.export", Decimal("2"))
+    assert event.properties == {"format": "pdf"}
+    # re-sending the same batch stores nothing new
+    again = api.post("/api/v1/events/batch", {"batch": [track(0), track(1)]}, format="json").json()
+    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    assert UsageEvent.objects.count() == 2
+
+
+def test_unknown_feature_auto_catalogued_and_plain_form(api):
+    ClientFactory(client_id="acme")
+    ClientExternalId.objects.create(client=ClientFactory(client_id="beta"), system="segment", external_id="grp-9")
+    res = api.post(
+        "/api/v1/events/batch",
+        {"events": [{"client_id": "grp-9", "anonymous_id": "x1", "event": "Opened  Dashboard!"}]},
+        format="json",
+    ).json()
+    assert res["accepted"] == 1
+    event = UsageEvent.objects.get()
+    assert (event.client.client_id, event.user_id, event.feature_key, event.source) == (
+        "beta", "anon:x1", "opened_dashboard_", "api"
+    )
+    feature = Feature.objects.get(feature_key="opened_dashboard_")
+    assert (feature.catalogued, feature.category, feature.counts_as_activity, feature.is_core) == (
+        False, "other", True, False
+    )
+    assert normalise_feature_key("Report Exported (PDF)") == "report_exported_pdf_"
+
+
+def test_track_endpoint_and_clock_correction(api):
+    ClientFactory(client_id="acme")
+    sent = timezone.now() - dt.timedelta(hours=2)  # device clock two hours behind
+    stamp = sent - dt.timedelta(minutes=1)
+    res = api.post("/api/v1/events/track", {**track(1, timestamp=stamp.isoformat()), "sentAt": sent.isoformat()},
+                   format="json")
+    assert res.json()["accepted"] == 1
+    event = UsageEvent.objects.get()
+    assert abs((event.occurred_at - (event.received_at - dt.timedelta(minutes=1))).total_seconds()) < 5
+
+
+def test_limits_413(api):
+    ClientFactory(client_id="acme")
+    res = api.post("/api/v1/events/batch", {"batch": [track(i) for i in range(1001)]}, format="json")
+    assert res.status_code == 413 and res.json()["error"]["code"] == "INVALID_PARAMETER"
+    big = {"batch": [track(0, properties={"blob": "x" * 600_000})]}
+    res = api.post("/api/v1/events/batch", big, format="json")
+    assert res.status_code == 413 and res.json()["error"]["code"] == "INVALID_PARAMETER"
+    res = api.post("/api/v1/events/batch", {"batch": [track(0, properties={"blob": "x" * 40_000})]}, format="json")
+    assert res.json()["rejected"] == [{"index": 0, "reason": "event_too_large"}]
+
+
+def test_permission_required(django_user_model):
+    user = django_user_model.objects.create_user("plain", "p@example.com", "pw-123456789!")
+    client = APIClient()
+    client.force_authenticate(user)
+    assert client.post("/api/v1/events/batch", {"batch": []}, format="json").status_code == 403
+    assert APIClient().post("/api/v1/events/batch", {"batch": []}, format="json").status_code in (401, 403)
+
+
+def test_rollup_counts_and_idempotency():
+    client = ClientFactory(client_id="acme")
+    FeatureFactory(feature_key="login", counts_as_activity=False)
+    now = timezone.now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    msgs = [
+        {"userId": "u1", "event": "x", "properties": {"feature_key": "a", "quantity": 2}},
+        {"userId": "u1", "event": "x", "properties": {"feature_key": "b"}},
+        {"userId": "u2", "event": "x", "properties": {"feature_key": "a"}},
+        {"userId": "u3", "event": "login", "properties": {"feature_key": "login"}},  # not counting → not DAU
+        {"anonymousId": "z", "event": "x", "properties": {"feature_key": "a"}},  # anonymous → not DAU
+    ]
+    for i, m in enumerate(msgs):
+        m.update(type="track", messageId=f"r{i}", timestamp=now.isoformat(), context={"groupId": "acme"})
+    assert ingest_events(messages=msgs, source="segment")["accepted"] == 5
+    day = local_date(now)
+    assert list(UsageRollupPending.objects.values_list("client_id", "date")) == [(client.pk, day)]
+
+    def snapshot():
+        return (
+            list(ClientUsageDaily.objects.values_list("date", "events", "counting_events", "active_users", "quantity")),
+            sorted(UserActivityDaily.objects.values_list("user_id", "events", "counting_events", "features_used")),
+            sorted(FeatureUsageDaily.objects.values_list("feature_key", "events", "active_users")),
+        )
+
+    assert rollup_pending() == 1
+    first = snapshot()
+    assert first[0] == [(day, 5, 4, 2, Decimal("6"))]
+    assert first[1] == [("anon:z", 1, 1, 1), ("u1", 2, 2, 2), ("u2", 1, 1, 1), ("u3", 1, 0, 1)]
+    assert first[2] == [("a", 3, 2), ("b", 1, 1), ("login", 1, 1)]
+    assert not UsageRollupPending.objects.exists()
+    # rebuilding the same date again (and re-ingesting duplicates) changes nothing
+    UsageRollupPending.objects.create(client=client, date=day, touched_at=timezone.now())
+    ingest_events(messages=msgs, source="segment")
+    rollup_pending()
+    assert snapshot() == first
+
+
+def test_expired_events_go_to_rollups_only():
+    ClientFactory(client_id="acme")
+    old = timezone.now() - dt.timedelta(days=400)
+    msgs = [{"type": "track", "userId": "u1", "event": "x", "messageId": f"o{i}", "timestamp": old.isoformat(),
+             "context": {"groupId": "acme"}} for i in range(3)]
+    assert ingest_events(messages=msgs, source="segment")["accepted"] == 3
+    assert not UsageEvent.objects.exists()
+    assert ClientUsageDaily.objects.get().events == 3
+    assert ClientUsageDaily.objects.get().active_users == 1
+
+
+def test_readers_rebuild_pending_before_scoring():
+    from health.scoring import score_client
+
+    ClientFactory(client_id="acme")
+    msgs = [{"type": "track", "userId": "u1", "event": "x", "messageId": "p1", "context": {"groupId": "acme"}}]
+    ingest_events(messages=msgs, source="segment")
+    assert not ClientUsageDaily.objects.exists()
+    result = score_client("acme", persist=False)
+    assert result["components"]["usage"] is not None
+    assert result["inputs"]["usage"]["mau"] == 1
+
+
+def test_bad_json_body(api):
+    res = api.generic("POST", "/api/v1/events/batch", "{nope", content_type="application/json")
+    assert res.status_code == 400 and res.json()["error"]["code"] == "INVALID_PARAMETER"
+    assert json.loads(res.content)["status"] == "failed"
