@@ -165,8 +165,10 @@ def tool_call_record(
     """Every tool call, successful or not, is logged: actor, tool, argument digest, outcome, duration."""
     from cs_project.core.registry import argument_digest
 
-    actor = Actor.for_user(user, channel=channel, tool=name) if user is not None else Actor(
-        label="anonymous", channel=channel, tool=name
+    actor = (
+        Actor.for_user(user, channel=channel, tool=name)
+        if user is not None
+        else Actor(label="anonymous", channel=channel, tool=name)
     )
     return audit_record(
         actor=actor,
@@ -174,7 +176,9 @@ def tool_call_record(
         object_type="tool",
         object_id=name,
         data={
-            "arguments_sha256": argument_digest(arguments if isinstance(arguments, dict) else {"_": arguments}),
+            "arguments_sha256": argument_digest(
+                arguments if isinstance(arguments, dict) else {"_": arguments}
+            ),
             "outcome": outcome,
             "duration_ms": duration_ms,
             "request_id": request_id,

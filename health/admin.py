@@ -41,6 +41,7 @@ from .models import (
     UserActivityDaily,
     ValueTier,
 )
+from .scoring import snapshot_explanation
 
 BAND_COLOURS = {
     "low": "#2e7d32",
@@ -228,7 +229,7 @@ class HealthSnapshotAdmin(admin.ModelAdmin):
             "client": client,
             "chart": svg_line_chart(snaps),
             "latest": latest,
-            "explanation": latest.explanation if latest else None,
+            "explanation": snapshot_explanation(latest) if latest else None,
             "snapshots": list(reversed(snaps))[:60],
             "changelist_url": reverse("admin:health_healthsnapshot_changelist")
             + f"?client__id__exact={client.pk}",

@@ -1,9 +1,9 @@
 """Usage-event ingestion (RULES §3.1–3.2): validate each message, store the good ones in one transaction.
 
 Accepted shapes per message: Segment ``track`` (``userId``/``anonymousId``, ``event``, ``timestamp``,
-``messageId``, ``properties``, ``context.groupId``) or the plain form (``user_id``/``anonymous_id``, ``event``,
-``timestamp``, ``message_id``, ``properties``, ``client_id``). A Segment-shaped batch is stored with source
-``segment``, a plain one with source ``api``.
+``messageId``, ``properties``, ``context.groupId``) or the plain form (``user_id``/``anonymous_id``,
+``event``, ``timestamp``, ``message_id``, ``properties``, ``client_id``). A Segment-shaped batch is stored
+with source ``segment``, a plain one with source ``api``.
 """
 
 from __future__ import annotations

@@ -179,8 +179,8 @@ def merge_expired_events(events: list[dict]) -> None:
     """Add events older than the raw-retention window to the roll-ups without storing them raw (RULES §3.2).
 
     ``events`` carry client_id (pk), user_id, feature_key, date, quantity, counting (bool). Event and quantity
-    totals are exact; per-day distinct counts (features per user, users per feature) are the larger of the stored
-    and the new value, since the raw events that produced the stored value are gone."""
+    totals are exact; per-day distinct counts (features per user, users per feature) are the larger of the
+    stored and the new value, since the raw events that produced the stored value are gone."""
     if not events:
         return
     uad_new: dict[tuple, dict] = defaultdict(
@@ -253,8 +253,8 @@ def merge_expired_events(events: list[dict]) -> None:
     with connection.cursor() as cur:
         for day, ids in by_day.items():
             ids = sorted(ids)
+            table = ClientUsageDaily._meta.db_table
             cur.execute(
-                f"DELETE FROM {ClientUsageDaily._meta.db_table} WHERE date = %s AND client_id IN ({_in_list(ids)})",
-                [day, *ids],
+                f"DELETE FROM {table} WHERE date = %s AND client_id IN ({_in_list(ids)})", [day, *ids]
             )
             _client_daily_from_users(cur, ids, day)

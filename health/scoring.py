@@ -1,13 +1,13 @@
 """Health scoring (RULES §4–§5.1): one implementation of every formula, run set-based over a chunk of clients.
 
-``score_chunk(client_ids, as_of)`` computes every component's inputs for the whole chunk with a fixed number of
-aggregate queries (GROUP BY client over the roll-ups, tickets, escalations, surveys, invoices and timeline), does
+``score_chunk(client_ids, as_of)`` computes every component's inputs for the whole chunk with a fixed number
+of aggregate queries (GROUP BY client over roll-ups, tickets, escalations, surveys, invoices, timeline), does
 the arithmetic per client in memory and, for official calculations, bulk-upserts the day's snapshots and churn
 predictions and bulk-updates the Client cache. The number of queries does not depend on the chunk size.
 ``score_client`` is the same function called with one id.
 
 Pure formula helpers (``usage_score``, ``engagement_score``, ``support_score``, ``satisfaction_score``,
-``payment_score``, ``combine``, ``risk_band``, ``trend_label``, ``churn_heuristic``) are importable on their own.
+``payment_score``, ``combine``, ``risk_band``, ``trend_label``, ``churn_heuristic``) are importable alone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
@@ -320,7 +320,7 @@ def _tier_rank(tier: str) -> int:
 
 
 def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
-    """Everything the formulas need for a chunk, keyed by client pk. Query count is independent of the chunk."""
+    """Everything the formulas need for a chunk, keyed by client pk; query count independent of chunk size."""
     ids = list(client_ids)
     out: dict[str, Any] = {}
 
@@ -780,8 +780,8 @@ def score_chunk(
     persist: bool = True,
 ) -> dict[int, dict[str, Any]]:
     """Score a chunk of clients (by pk). Official results (scorecard weights, 30-day lookback, active client,
-    ``persist``) are stored: one snapshot and churn prediction per client per day (a re-run replaces them), and
-    the Client cache is updated. Returns ``{client_pk: result}``."""
+    ``persist``) are stored: one snapshot and churn prediction per client per day (a re-run replaces them),
+    and the Client cache is updated. Returns ``{client_pk: result}``."""
     as_of = as_of or local_date(timezone.now())
     ids = sorted(set(client_ids))
     if not ids:
@@ -916,7 +916,7 @@ def _persist(results: list[dict], clients: list[dict], calculated_at: dt.datetim
             coverage=min(1.0, r["coverage"]),
             low_confidence=r["low_confidence"],
             inputs=_jsonable(r["inputs"]),
-            explanation=_jsonable(r["explanation"]),
+            explanation=_jsonable(stored_explanation(r["explanation"])),
             data_gaps=r["data_gaps"],
             risk_level=r["risk_level"],
             trend=r["trend"],
@@ -992,11 +992,50 @@ def _persist(results: list[dict], clients: list[dict], calculated_at: dt.datetim
             batch_size=1000,
         )
         if cache:
-            Client.objects.bulk_update(
-                cache,
-                ["health_score", "health_trend", "risk_level", "health_as_of", "last_engagement_date"],
-                batch_size=1000,
+            _update_client_cache(cache)
+
+
+CACHE_FIELDS = ("health_score", "health_trend", "risk_level", "health_as_of", "last_engagement_date")
+
+
+def _update_client_cache(objs: list[Client]) -> None:
+    """One UPDATE … FROM (VALUES …) on PostgreSQL (Django's CASE-based bulk_update is slow to compile)."""
+    if connection.vendor != "postgresql":
+        Client.objects.bulk_update(objs, list(CACHE_FIELDS), batch_size=1000)
+        return
+    table = Client._meta.db_table
+    row = "(%s::bigint, %s::smallint, %s::varchar, %s::varchar, %s::date, %s::date)"
+    for start in range(0, len(objs), 1000):
+        batch = objs[start : start + 1000]
+        params: list[Any] = []
+        for o in batch:
+            params += [o.pk, *(getattr(o, f) for f in CACHE_FIELDS)]
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE {table} AS c SET health_score = v.hs, health_trend = v.tr, risk_level = v.rl, "
+                f"health_as_of = v.d, last_engagement_date = v.led "
+                f"FROM (VALUES {', '.join([row] * len(batch))}) AS v(id, hs, tr, rl, d, led) "
+                f"WHERE c.id = v.id",
+                params,
             )
+
+
+def stored_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
+    """The explanation as stored: component inputs live once, in ``HealthSnapshot.inputs``."""
+    return {
+        **explanation,
+        "components": [{k: v for k, v in c.items() if k != "inputs"} for c in explanation["components"]],
+    }
+
+
+def snapshot_explanation(snapshot: HealthSnapshot) -> dict[str, Any]:
+    """The full explanation payload of a stored snapshot (RULES §4.6), inputs re-attached."""
+    explanation = dict(snapshot.explanation or {})
+    inputs = snapshot.inputs or {}
+    explanation["components"] = [
+        {**c, "inputs": inputs.get(c["component"], {})} for c in explanation.get("components", [])
+    ]
+    return explanation
 
 
 def _jsonable(value: Any) -> Any:

@@ -225,7 +225,7 @@ def health_alerts_apply(*, result: dict[str, Any], actor: Actor, threshold: floa
 
 
 def _clear_health_alerts(results: list[dict[str, Any]], *, actor: Actor) -> None:
-    """Report 'condition false' for live health alerts whose rule no longer fires (auto-close after 2 runs)."""
+    """Report 'condition false' for live health alerts whose rule no longer fires (auto-close: 2 runs)."""
     _, cleared = _alert_api()
     if cleared is None or not results:
         return
@@ -284,7 +284,7 @@ USAGE_DROP_MIN_BASELINE = 5
 
 
 def usage_drop_candidates(as_of: dt.date | None = None) -> list[dict[str, Any]]:
-    """Active clients whose active user-days of the last 7 days fell ≥ 30 % vs the 7 before (≥ 5), one query."""
+    """Active clients whose active user-days of the last 7 days fell ≥ 30 % vs the 7 before (≥ 5); 1 query."""
     as_of = as_of or local_date(timezone.now())
     cur_start = as_of - dt.timedelta(days=6)
     prev_start = as_of - dt.timedelta(days=13)

@@ -54,7 +54,7 @@ def score_health_chunk(client_ids: list[int], as_of: str, job_run_id: int | None
     )
 
 
-@shared_task(name="health.tasks.finish_health_scoring", acks_late=True, time_limit=300)
+@shared_task(name="health.tasks.finish_health_scoring", acks_late=True, time_limit=300, soft_time_limit=240)
 def finish_health_scoring(outcomes: list[dict], job_run_id: int) -> dict:
     """Chord callback: totals of the chunks into the JobRun."""
     processed = sum(o["processed"] for o in outcomes)

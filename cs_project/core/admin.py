@@ -22,8 +22,10 @@ _SHOW_ONCE = engines["django"].from_string(
 <h1>API token created</h1>
 <p>Copy this token now. It is shown <strong>once</strong>; only its SHA-256 hash is stored.</p>
 <p><code style="font-size:1.2em;user-select:all">{{ raw }}</code></p>
-<p>User: {{ token.user }} · scopes: {{ token.scopes|join:", " }} · expires: {{ token.expires_at|default:"never" }}</p>
-<p>Send it as <code>Authorization: Bearer &lt;token&gt;</code> to <code>/mcp</code> and <code>/api/</code>.</p>
+<p>User: {{ token.user }} · scopes: {{ token.scopes|join:", " }}
+ · expires: {{ token.expires_at|default:"never" }}</p>
+<p>Send it as <code>Authorization: Bearer &lt;token&gt;</code>
+ to <code>/mcp</code> and <code>/api/</code>.</p>
 <p><a href="{{ changelist_url }}">Back to API tokens</a></p>
 {% endblock %}"""
 )
@@ -41,13 +43,39 @@ class ApiTokenCreateForm(forms.ModelForm):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["key_prefix", "name", "user", "scope_list", "created_at", "expires_at", "last_used_at",
-                    "revoked_at", "usable"]
+    list_display = [
+        "key_prefix",
+        "name",
+        "user",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "usable",
+    ]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "created_at", "expires_at"]
     search_fields = ["name", "key_prefix", "user__username", "user__email"]
     list_select_related = ["user"]
-    readonly_fields = ["key_prefix", "user", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    fields = ["name", "key_prefix", "user", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "key_prefix",
+        "user",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    fields = [
+        "name",
+        "key_prefix",
+        "user",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = ["revoke_tokens"]
     ordering = ["-created_at"]
 

@@ -122,12 +122,12 @@ def exception_handler(exc, context):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
-            headers["Retry-After"] = "%d" % exc.wait
+            headers["Retry-After"] = str(int(exc.wait))
         status_code = exc.status_code
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             code = UNAUTHENTICATED if status_code == 401 else ErrorCode.PERMISSION_DENIED
         else:
-            code = TRANSPORT_CODES.get(status_code, "HTTP_%d" % status_code)
+            code = TRANSPORT_CODES.get(status_code, f"HTTP_{status_code}")
         if isinstance(exc, exceptions.ValidationError):
             field, message = _first_validation_error(exc.detail)
         else:
@@ -192,7 +192,7 @@ class ToolAPIView(APIView):
 _ENVELOPE = inline_serializer(
     "ToolEnvelope",
     fields={
-        "status": serializers.ChoiceField(choices=["success", "failed"]),
+        "status": serializers.CharField(help_text="`success` or `failed`"),
         "data_gaps": serializers.ListField(child=serializers.DictField(), required=False),
         "error": serializers.DictField(required=False),
     },

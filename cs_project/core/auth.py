@@ -43,9 +43,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         return self.authenticate_credentials(raw)
 
     def authenticate_credentials(self, raw: str):
-        token = (
-            ApiToken.objects.usable().select_related("user").filter(key_hash=hash_token(raw)).first()
-        )
+        token = ApiToken.objects.usable().select_related("user").filter(key_hash=hash_token(raw)).first()
         if token is None:
             # Unknown, revoked, expired or belonging to an inactive user: one message for all.
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")

@@ -59,7 +59,9 @@ def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         variant = _resolve(variant, defs)
         if "const" in variant:
             kind = type(variant["const"]).__name__
-            names.append({"str": "string", "int": "integer", "float": "number", "bool": "boolean"}.get(kind, kind))
+            names.append(
+                {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}.get(kind, kind)
+            )
         elif variant.get("type") == "array":
             names.append(f"array of {_type_name(_resolve(variant.get('items', {}), defs), defs)}")
         elif "type" in variant:
@@ -73,7 +75,7 @@ def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         else:
             names.append("any")
     unique = list(dict.fromkeys(names))
-    return " \\| ".join(unique)
+    return " | ".join(unique)
 
 
 def _constraints(schema: dict[str, Any], defs: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from drf_spectacular.utils import extend_schema
 from mcp.server.fastmcp.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp_server import mcp_server as global_mcp_server
@@ -141,6 +142,7 @@ class MCPView(MCPServerStreamableHttpView):
             self.http_method_not_allowed(request, *args, **kwargs)
         super().initial(request, *args, **kwargs)
 
+    @extend_schema(exclude=True)  # JSON-RPC, not REST: documented in docs/architecture/tool-layer.md
     def post(self, request, *args, **kwargs):
         register_tools()
         try:

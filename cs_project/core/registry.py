@@ -24,12 +24,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
-from decimal import Decimal
-
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from .context import Actor
@@ -230,7 +229,7 @@ def _validation_error(exc: ValidationError) -> InvalidParameter:
 
 
 def argument_digest(arguments: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of the arguments, so the audit log identifies a call without storing it."""
+    """SHA-256 of the arguments' canonical JSON: the audit log identifies a call without storing it."""
     canonical = json.dumps(arguments, sort_keys=True, cls=DjangoJSONEncoder, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

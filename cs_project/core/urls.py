@@ -36,7 +36,9 @@ def _module_exists(dotted: str) -> bool:
     try:
         return importlib.util.find_spec(dotted) is not None
     except ModuleNotFoundError as exc:
-        if exc.name and (dotted == exc.name or dotted.startswith(exc.name + ".")):  # a parent package (e.g. ``<app>.api``) is missing
+        if exc.name and (
+            dotted == exc.name or dotted.startswith(exc.name + ".")
+        ):  # a parent package (e.g. ``<app>.api``) is missing
             return False
         raise  # something imported *inside* an existing package is missing: report it
 

@@ -50,7 +50,7 @@ class _IngestView(APIView):
 
 
 class EventBatchView(_IngestView):
-    """A batch: ``{"batch": [...], "sentAt": ...}`` (Segment) or ``{"events": [...]}`` / a bare list (plain)."""
+    """A batch: ``{"batch": [...], "sentAt": ...}`` (Segment), or ``{"events": [...]}`` / a list (plain)."""
 
     def post(self, request):
         body, error = self._body(request)

@@ -17,8 +17,14 @@ LIST_URL = "/admin/core/apitoken/"
 def test_admin_creates_a_token_and_shows_it_once(client, superuser, api_user):
     client.force_login(superuser)
     response = client.post(
-        ADD_URL, {"name": "laptop", "user": api_user.pk, "scopes": ["read", "write"], "expires_at_0": "",
-                  "expires_at_1": ""}
+        ADD_URL,
+        {
+            "name": "laptop",
+            "user": api_user.pk,
+            "scopes": ["read", "write"],
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
     )
     assert response.status_code == 200, response.content[:2000]
     assert "no-store" in response["Cache-Control"]

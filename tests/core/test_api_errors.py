@@ -32,8 +32,9 @@ def test_parse_error(client, rw_token):
         "/api/v1/tools/test_echo/", data="{not json", content_type="application/json", **auth(rw_token)
     )
     _assert_shape(response, 400, "INVALID_PARAMETER")
-    response = client.post("/mcp", data="{not json", content_type="application/json", HTTP_ACCEPT=MCP_ACCEPT,
-                           **auth(rw_token))
+    response = client.post(
+        "/mcp", data="{not json", content_type="application/json", HTTP_ACCEPT=MCP_ACCEPT, **auth(rw_token)
+    )
     _assert_shape(response, 400, "INVALID_PARAMETER")
 
 
@@ -45,16 +46,22 @@ def test_unsupported_media_type(client, rw_token):
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)
 def test_payload_too_large(client, rw_token):
     big = '{"text": "' + "x" * 2000 + '"}'
-    response = client.post("/api/v1/tools/test_echo/", data=big, content_type="application/json", **auth(rw_token))
+    response = client.post(
+        "/api/v1/tools/test_echo/", data=big, content_type="application/json", **auth(rw_token)
+    )
     _assert_shape(response, 413, "PAYLOAD_TOO_LARGE")
-    response = client.post("/mcp", data=big, content_type="application/json", HTTP_ACCEPT=MCP_ACCEPT,
-                           **auth(rw_token))
+    response = client.post(
+        "/mcp", data=big, content_type="application/json", HTTP_ACCEPT=MCP_ACCEPT, **auth(rw_token)
+    )
     _assert_shape(response, 413, "PAYLOAD_TOO_LARGE")
 
 
 def test_not_found_route_of_the_tool_mirror(client, rw_token):
-    _assert_shape(client.post("/api/v1/tools/nope/", data="{}", content_type="application/json",
-                              **auth(rw_token)), 404, "NOT_FOUND")
+    _assert_shape(
+        client.post("/api/v1/tools/nope/", data="{}", content_type="application/json", **auth(rw_token)),
+        404,
+        "NOT_FOUND",
+    )
 
 
 def _handle(exc):
@@ -87,7 +94,8 @@ def test_handler_maps_tool_errors_and_unexpected_exceptions(caplog):
     response = _handle(Conflict("Duplicate.", field="client_id"))
     assert response.status_code == 409
     assert response.data == {
-        "status": "failed", "error": {"code": "CONFLICT", "message": "Duplicate.", "field": "client_id"}
+        "status": "failed",
+        "error": {"code": "CONFLICT", "message": "Duplicate.", "field": "client_id"},
     }
     response = _handle(ValueError("db password is hunter2"))
     assert response.status_code == 500

@@ -19,7 +19,9 @@ TOOLS_LIST = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
 
 
 def _mcp(client, headers):
-    return client.post("/mcp", data=TOOLS_LIST, content_type="application/json", HTTP_ACCEPT=MCP_ACCEPT, **headers)
+    return client.post(
+        "/mcp", data=TOOLS_LIST, content_type="application/json", HTTP_ACCEPT=MCP_ACCEPT, **headers
+    )
 
 
 def _api(client, headers):
@@ -27,7 +29,9 @@ def _api(client, headers):
 
 
 def _call(client, headers):
-    return client.post("/api/v1/tools/test_echo/", data='{"text": "x"}', content_type="application/json", **headers)
+    return client.post(
+        "/api/v1/tools/test_echo/", data='{"text": "x"}', content_type="application/json", **headers
+    )
 
 
 def _bad_tokens(api_user, django_user_model):
@@ -114,8 +118,17 @@ def test_throttle_is_per_token(client, api_user, monkeypatch):
 def test_create_api_token_command_prints_the_raw_token_once(client, api_user):
     out, err = io.StringIO(), io.StringIO()
     call_command(
-        "create_api_token", "--user", "agent", "--scopes", "read,write", "--expires-days", "30",
-        "--name", "CLI", stdout=out, stderr=err,
+        "create_api_token",
+        "--user",
+        "agent",
+        "--scopes",
+        "read,write",
+        "--expires-days",
+        "30",
+        "--name",
+        "CLI",
+        stdout=out,
+        stderr=err,
     )
     raw = out.getvalue().strip()
     assert raw.startswith("cst_") and len(raw) > 30

@@ -49,12 +49,20 @@ def test_every_tool_is_identical_in_mcp_and_rest(client, rw_token):
         published, mirrored = mcp_tools[spec.name], rest_tools[spec.name]
         assert published["description"] == mirrored["description"] == spec.description
         assert published["title"] == mirrored["title"] == spec.title
-        assert published["inputSchema"] == mirrored["input_schema"] == json.loads(json.dumps(spec.input_schema()))
+        assert (
+            published["inputSchema"]
+            == mirrored["input_schema"]
+            == json.loads(json.dumps(spec.input_schema()))
+        )
         assert published["inputSchema"]["additionalProperties"] is False
         assert published["outputSchema"] == mirrored["output_schema"] == OUTPUT_SCHEMA
         assert published["annotations"] == mirrored["annotations"] == spec.annotations()
         assert set(published["annotations"]) == {
-            "title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"
+            "title",
+            "readOnlyHint",
+            "destructiveHint",
+            "idempotentHint",
+            "openWorldHint",
         }
         assert mirrored["category"] == spec.category
         assert mirrored["permission"] == spec.permission
@@ -78,9 +86,11 @@ def test_success_is_the_same_envelope_through_both_doorways(client, rw_token):
     assert json.loads(result["content"][0]["text"]) == envelope
     rest_envelope = via_rest.json()
     assert rest_envelope.pop("channel") == "api" and envelope.pop("channel") == "mcp"
-    assert rest_envelope == envelope == {
-        "status": "success", "echo": ["HI", "HI"], "actor": "agent", "data_gaps": []
-    }
+    assert (
+        rest_envelope
+        == envelope
+        == {"status": "success", "echo": ["HI", "HI"], "actor": "agent", "data_gaps": []}
+    )
 
 
 VALIDATION_CASES = [

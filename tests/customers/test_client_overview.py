@@ -1,4 +1,4 @@
-"""get_client_overview (TOOLS §1.2): known answers from stored rows, null + data gaps where data is missing."""
+"""get_client_overview (TOOLS §1.2): known answers from stored rows, null + gaps where data is missing."""
 
 import datetime as dt
 
@@ -69,19 +69,30 @@ def world(staff_user):
         )
     # usage: 30-day window has 4 active user-days from 2 users; the previous 30 days 2 user-days
     for user, days_ago in [("u1", 0), ("u1", 1), ("u2", 2), ("u2", 29), ("u3", 30), ("u3", 45)]:
-        UserActivityDaily.objects.create(client=client, user_id=user, date=today - dt.timedelta(days=days_ago),
-                                         counting_events=1)  # fmt: skip
+        UserActivityDaily.objects.create(
+            client=client, user_id=user, date=today - dt.timedelta(days=days_ago), counting_events=1
+        )
     TicketFactory(client=client, status="open", priority="P1")
     TicketFactory(client=client, status="in_progress", priority="P3")
     TicketFactory(client=client, status="resolved", priority="P3", resolved_at=now)
     EscalationFactory(client=client)
     HealthSnapshot.objects.create(
-        client=client, as_of=today, health_score=72, usage_score=45.0, engagement_score=85.0, support_score=70.0,
-        satisfaction_score=None, payment_score=60.0, risk_level="medium", trend="declining",
+        client=client,
+        as_of=today,
+        health_score=72,
+        usage_score=45.0,
+        engagement_score=85.0,
+        support_score=70.0,
+        satisfaction_score=None,
+        payment_score=60.0,
+        risk_level="medium",
+        trend="declining",
         effective_weights={"usage": 0.4118, "engagement": 0.2941, "support": 0.1765, "payment": 0.1176},
         explanation={"top_drivers": [{"component": "usage", "contribution_change": -2.1}]},
-        churn_probability=0.28, churn_method="churn-heuristic-v1", calculated_at=now,
-    )  # fmt: skip
+        churn_probability=0.28,
+        churn_method="churn-heuristic-v1",
+        calculated_at=now,
+    )
     return client
 
 
@@ -116,15 +127,28 @@ def test_overview_known_answer(tool, world):
     assert [o["reason"] for o in ov["opportunities"]] == ["upsell_candidate"]
     assert len(ov["recent_activity"]) == 10
     assert result["health_components"] == {
-        "usage": 45.0, "engagement": 85.0, "support": 70.0, "satisfaction": None, "payment": 60.0,
-    }  # fmt: skip
+        "usage": 45.0,
+        "engagement": 85.0,
+        "support": 70.0,
+        "satisfaction": None,
+        "payment": 60.0,
+    }
     assert result["churn_prediction"]["churn_probability"] == 0.28
     assert result["churn_prediction"]["risk_level"] == "medium"
     insights = result["insights"]
     assert insights["overall_status"] == "medium"
     assert insights["key_strengths"] == [{"component": "engagement", "score": 85.0}]
     attention = [(f["rule_id"], f["priority"]) for f in insights["attention_areas"]]
-    print(attention)
+    assert attention == [
+        ("HLT-01", "high"),  # usage 45 < 50
+        ("HLT-02", "high"),  # declining
+        ("HLT-06", "high"),  # usage gain (85 − 45) × 0.4118 = 16.47 ≥ 10
+        ("RSK-04", "high"),  # payment overdue
+        ("RSK-08", "high"),  # open escalation
+        ("HLT-05", "low"),  # satisfaction missing
+        ("HLT-06", "low"),
+        ("HLT-06", "low"),
+    ]
     by_rule = {}
     for f in insights["attention_areas"]:
         by_rule.setdefault(f["rule_id"], []).append(f)
@@ -158,8 +182,11 @@ def test_overview_new_client_nulls_and_gaps(tool):
     assert gaps["client_overview.product_usage.mau"] == "no_usage_events"
     assert gaps["client_overview.identity.csm_assigned"] == "no_csm"
     assert [f["rule_id"] for f in result["insights"]["recommended_actions"]] == [
-        "CORE-01", "CORE-02", "CORE-03", "CORE-04",
-    ]  # fmt: skip
+        "CORE-01",
+        "CORE-02",
+        "CORE-03",
+        "CORE-04",
+    ]
 
 
 def test_overview_unknown_client(tool):

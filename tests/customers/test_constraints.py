@@ -63,3 +63,27 @@ def test_churn_movement_must_be_negative():
     )
     ArrMovement.objects.create(client=client, kind="churn", amount=-10, movement_date=dt.date(2026, 1, 1))
     assert Client.objects.count() == 1
+
+
+def test_one_live_alert_per_client_type_reason():
+    from .factories import AlertFactory
+
+    client = ClientFactory()
+    AlertFactory(client=client, type="risk", reason="usage_drop", status="open")
+    _rejects(lambda: AlertFactory(client=client, type="risk", reason="usage_drop", status="snoozed"))
+    AlertFactory(client=client, type="risk", reason="usage_drop", status="closed")  # closed ones may repeat
+
+
+def test_one_open_lifecycle_row_per_client():
+    import datetime as _dt
+
+    from customers.models import LifecycleStageHistory
+
+    client = ClientFactory()
+    at = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
+    LifecycleStageHistory.objects.create(client=client, to_stage="onboarding", actor="t", entered_at=at)
+    _rejects(
+        lambda: LifecycleStageHistory.objects.create(
+            client=client, to_stage="active", actor="t", entered_at=at
+        )
+    )

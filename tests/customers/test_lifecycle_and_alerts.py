@@ -17,13 +17,27 @@ pytestmark = pytest.mark.django_db
 
 STAGES = list(LifecycleStage.values)
 LEGAL = {
-    ("onboarding", "active"), ("onboarding", "at_risk"), ("onboarding", "renewal"), ("onboarding", "churned"),
-    ("active", "at_risk"), ("active", "expansion"), ("active", "renewal"), ("active", "churned"),
-    ("at_risk", "active"), ("at_risk", "renewal"), ("at_risk", "churned"),
-    ("expansion", "active"), ("expansion", "at_risk"), ("expansion", "renewal"), ("expansion", "churned"),
-    ("renewal", "active"), ("renewal", "at_risk"), ("renewal", "expansion"), ("renewal", "churned"),
+    ("onboarding", "active"),
+    ("onboarding", "at_risk"),
+    ("onboarding", "renewal"),
+    ("onboarding", "churned"),
+    ("active", "at_risk"),
+    ("active", "expansion"),
+    ("active", "renewal"),
+    ("active", "churned"),
+    ("at_risk", "active"),
+    ("at_risk", "renewal"),
+    ("at_risk", "churned"),
+    ("expansion", "active"),
+    ("expansion", "at_risk"),
+    ("expansion", "renewal"),
+    ("expansion", "churned"),
+    ("renewal", "active"),
+    ("renewal", "at_risk"),
+    ("renewal", "expansion"),
+    ("renewal", "churned"),
     ("churned", "onboarding"),
-}  # fmt: skip
+}
 
 
 def _client_in(stage: str):
@@ -83,18 +97,34 @@ def test_alert_deduplication(actor):
     client = ClientFactory()
     t0 = timezone.now()
     first = services.alert_raise(
-        actor=actor, client=client, type="risk", reason="usage_drop", priority="medium",
-        rule_id="RSK-01", evidence={"drop": 0.3}, now=t0,
-    )  # fmt: skip
+        actor=actor,
+        client=client,
+        type="risk",
+        reason="usage_drop",
+        priority="medium",
+        rule_id="RSK-01",
+        evidence={"drop": 0.3},
+        now=t0,
+    )
     assert first.created and first.alert.due_at == t0 + dt.timedelta(days=5)
     second = services.alert_raise(
-        actor=actor, client=client, type="risk", reason="usage_drop", priority="high",
-        evidence={"drop": 0.4}, now=t0 + dt.timedelta(hours=4),
-    )  # fmt: skip
+        actor=actor,
+        client=client,
+        type="risk",
+        reason="usage_drop",
+        priority="high",
+        evidence={"drop": 0.4},
+        now=t0 + dt.timedelta(hours=4),
+    )
     third = services.alert_raise(
-        actor=actor, client=client, type="risk", reason="usage_drop", priority="low",
-        evidence={"drop": 0.35}, now=t0 + dt.timedelta(hours=8),
-    )  # fmt: skip
+        actor=actor,
+        client=client,
+        type="risk",
+        reason="usage_drop",
+        priority="low",
+        evidence={"drop": 0.35},
+        now=t0 + dt.timedelta(hours=8),
+    )
     assert not second.created and not third.created
     alert = Alert.objects.get(client=client)
     assert alert.occurrence_count == 3

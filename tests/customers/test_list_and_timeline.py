@@ -19,15 +19,37 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def portfolio():
     today = timezone.localdate()
-    a = ClientFactory(client_id="a", client_name="Alpha", tier="enterprise", lifecycle_stage="active",
-                      health_score=85, contract_value=200000, renewal_date=today + dt.timedelta(days=40))  # fmt: skip
-    b = ClientFactory(client_id="b", client_name="Beta", tier="enterprise", lifecycle_stage="at_risk",
-                      health_score=55, contract_value=50000, renewal_date=None, contract_end_date=None)  # fmt: skip
-    c = ClientFactory(client_id="c", client_name="Gamma", tier="starter", lifecycle_stage="active",
-                      health_score=None, contract_value=5000.5)  # fmt: skip
+    a = ClientFactory(
+        client_id="a",
+        client_name="Alpha",
+        tier="enterprise",
+        lifecycle_stage="active",
+        health_score=85,
+        contract_value=200000,
+        renewal_date=today + dt.timedelta(days=40),
+    )
+    b = ClientFactory(
+        client_id="b",
+        client_name="Beta",
+        tier="enterprise",
+        lifecycle_stage="at_risk",
+        health_score=55,
+        contract_value=50000,
+        renewal_date=None,
+        contract_end_date=None,
+    )
+    c = ClientFactory(
+        client_id="c",
+        client_name="Gamma",
+        tier="starter",
+        lifecycle_stage="active",
+        health_score=None,
+        contract_value=5000.5,
+    )
     for user, days_ago in [("u1", 0), ("u2", 3), ("u3", 29), ("u4", 30), ("u1", 5)]:
-        UserActivityDaily.objects.create(client=a, user_id=user, date=today - dt.timedelta(days=days_ago),
-                                         events=3, counting_events=2)  # fmt: skip
+        UserActivityDaily.objects.create(
+            client=a, user_id=user, date=today - dt.timedelta(days=days_ago), events=3, counting_events=2
+        )
     UserActivityDaily.objects.create(
         client=b, user_id="z", date=today - dt.timedelta(days=45), counting_events=1
     )
@@ -142,8 +164,13 @@ def history():
     TimelineEventFactory(
         client=client, occurred_at=_at(1), event_type="support", impact="negative", severity="critical"
     )
-    TimelineEventFactory(client=client, occurred_at=_at(2), event_type="communication", counts_as_engagement=True,
-                         impact="positive")  # fmt: skip
+    TimelineEventFactory(
+        client=client,
+        occurred_at=_at(2),
+        event_type="communication",
+        counts_as_engagement=True,
+        impact="positive",
+    )
     TimelineEventFactory(client=client, occurred_at=_at(10), event_type="health", severity="medium")
     TimelineEventFactory(
         client=client, occurred_at=_at(90, 0), event_type="account"
@@ -165,8 +192,16 @@ def test_timeline_known_answer(tool, history):
     ]
     assert result["timeline"][0]["timestamp"] == _at(0).isoformat()
     assert set(result["timeline"][0]) == {
-        "event_id", "timestamp", "event_type", "title", "description", "impact", "severity", "source", "actor",
-    }  # fmt: skip
+        "event_id",
+        "timestamp",
+        "event_type",
+        "title",
+        "description",
+        "impact",
+        "severity",
+        "source",
+        "actor",
+    }
     assert result["summary"] == {
         "total_events": 5,
         "returned_events": 5,

@@ -14,9 +14,9 @@ from django.db import connection
 from customers.models import JobRun
 from health.models import HealthSnapshot
 from tests.conftest import require_service
+from tests.customers.factories import ClientFactory
 from tests.health.test_jobs import snapshot_rows
 from tests.health.test_scoring import AS_OF, build_world
-from tests.customers.factories import ClientFactory
 
 
 def _redis_available(url: str) -> bool:

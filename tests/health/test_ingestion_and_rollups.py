@@ -8,7 +8,14 @@ from rest_framework.test import APIClient
 
 from customers.models import ClientExternalId
 from health.ingestion import ingest_events, normalise_feature_key
-from health.models import ClientUsageDaily, Feature, FeatureUsageDaily, UsageEvent, UsageRollupPending, UserActivityDaily
+from health.models import (
+    ClientUsageDaily,
+    Feature,
+    FeatureUsageDaily,
+    UsageEvent,
+    UsageRollupPending,
+    UserActivityDaily,
+)
 from health.rollups import local_date, rollup_pending
 from tests.customers.factories import ClientFactory
 from tests.health.factories import FeatureFactory
@@ -76,7 +83,9 @@ def test_batch_rejects_bad_events_keeps_good_and_counts_duplicates(api):
 
 def test_unknown_feature_auto_catalogued_and_plain_form(api):
     ClientFactory(client_id="acme")
-    ClientExternalId.objects.create(client=ClientFactory(client_id="beta"), system="segment", external_id="grp-9")
+    ClientExternalId.objects.create(
+        client=ClientFactory(client_id="beta"), system="segment", external_id="grp-9"
+    )
     res = api.post(
         "/api/v1/events/batch",
         {"events": [{"client_id": "grp-9", "anonymous_id": "x1", "event": "Opened  Dashboard!"}]},
@@ -85,11 +94,17 @@ def test_unknown_feature_auto_catalogued_and_plain_form(api):
     assert res["accepted"] == 1
     event = UsageEvent.objects.get()
     assert (event.client.client_id, event.user_id, event.feature_key, event.source) == (
-        "beta", "anon:x1", "opened_dashboard_", "api"
+        "beta",
+        "anon:x1",
+        "opened_dashboard_",
+        "api",
     )
     feature = Feature.objects.get(feature_key="opened_dashboard_")
     assert (feature.catalogued, feature.category, feature.counts_as_activity, feature.is_core) == (
-        False, "other", True, False
+        False,
+        "other",
+        True,
+        False,
     )
     assert normalise_feature_key("Report Exported (PDF)") == "report_exported_pdf_"
 
@@ -98,8 +113,11 @@ def test_track_endpoint_and_clock_correction(api):
     ClientFactory(client_id="acme")
     sent = timezone.now() - dt.timedelta(hours=2)  # device clock two hours behind
     stamp = sent - dt.timedelta(minutes=1)
-    res = api.post("/api/v1/events/track", {**track(1, timestamp=stamp.isoformat()), "sentAt": sent.isoformat()},
-                   format="json")
+    res = api.post(
+        "/api/v1/events/track",
+        {**track(1, timestamp=stamp.isoformat()), "sentAt": sent.isoformat()},
+        format="json",
+    )
     assert res.json()["accepted"] == 1
     event = UsageEvent.objects.get()
     assert abs((event.occurred_at - (event.received_at - dt.timedelta(minutes=1))).total_seconds()) < 5
@@ -112,7 +130,9 @@ def test_limits_413(api):
     big = {"batch": [track(0, properties={"blob": "x" * 600_000})]}
     res = api.post("/api/v1/events/batch", big, format="json")
     assert res.status_code == 413 and res.json()["error"]["code"] == "INVALID_PARAMETER"
-    res = api.post("/api/v1/events/batch", {"batch": [track(0, properties={"blob": "x" * 40_000})]}, format="json")
+    res = api.post(
+        "/api/v1/events/batch", {"batch": [track(0, properties={"blob": "x" * 40_000})]}, format="json"
+    )
     assert res.json()["rejected"] == [{"index": 0, "reason": "event_too_large"}]
 
 
@@ -143,8 +163,14 @@ def test_rollup_counts_and_idempotency():
 
     def snapshot():
         return (
-            list(ClientUsageDaily.objects.values_list("date", "events", "counting_events", "active_users", "quantity")),
-            sorted(UserActivityDaily.objects.values_list("user_id", "events", "counting_events", "features_used")),
+            list(
+                ClientUsageDaily.objects.values_list(
+                    "date", "events", "counting_events", "active_users", "quantity"
+                )
+            ),
+            sorted(
+                UserActivityDaily.objects.values_list("user_id", "events", "counting_events", "features_used")
+            ),
             sorted(FeatureUsageDaily.objects.values_list("feature_key", "events", "active_users")),
         )
 
@@ -164,8 +190,17 @@ def test_rollup_counts_and_idempotency():
 def test_expired_events_go_to_rollups_only():
     ClientFactory(client_id="acme")
     old = timezone.now() - dt.timedelta(days=400)
-    msgs = [{"type": "track", "userId": "u1", "event": "x", "messageId": f"o{i}", "timestamp": old.isoformat(),
-             "context": {"groupId": "acme"}} for i in range(3)]
+    msgs = [
+        {
+            "type": "track",
+            "userId": "u1",
+            "event": "x",
+            "messageId": f"o{i}",
+            "timestamp": old.isoformat(),
+            "context": {"groupId": "acme"},
+        }
+        for i in range(3)
+    ]
     assert ingest_events(messages=msgs, source="segment")["accepted"] == 3
     assert not UsageEvent.objects.exists()
     assert ClientUsageDaily.objects.get().events == 3
@@ -176,7 +211,9 @@ def test_readers_rebuild_pending_before_scoring():
     from health.scoring import score_client
 
     ClientFactory(client_id="acme")
-    msgs = [{"type": "track", "userId": "u1", "event": "x", "messageId": "p1", "context": {"groupId": "acme"}}]
+    msgs = [
+        {"type": "track", "userId": "u1", "event": "x", "messageId": "p1", "context": {"groupId": "acme"}}
+    ]
     ingest_events(messages=msgs, source="segment")
     assert not ClientUsageDaily.objects.exists()
     result = score_client("acme", persist=False)

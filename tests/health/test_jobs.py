@@ -5,8 +5,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from customers.models import Alert, Client, JobRun, TimelineEvent
 from cs_project.celery import app
+from customers.models import Alert, Client, JobRun, TimelineEvent
 from health import tasks
 from health.models import HealthSnapshot
 from health.services import beat_schedules_install, usage_drop_candidates
@@ -29,8 +29,16 @@ def eager():
 def snapshot_rows():
     return sorted(
         HealthSnapshot.objects.values_list(
-            "client__client_id", "as_of", "health_score", "usage_score", "engagement_score", "support_score",
-            "satisfaction_score", "payment_score", "risk_level", "churn_probability",
+            "client__client_id",
+            "as_of",
+            "health_score",
+            "usage_score",
+            "engagement_score",
+            "support_score",
+            "satisfaction_score",
+            "payment_score",
+            "risk_level",
+            "churn_probability",
         )
     )
 
@@ -40,7 +48,9 @@ def test_score_health_command(eager):
     ClientFactory(client_id="idle")
     ClientFactory(client_id="paused", status="inactive")
     out = io.StringIO()
-    call_command("score_health", "--date", AS_OF.isoformat(), "--chunk-size", "1", "--no-progress", stdout=out)
+    call_command(
+        "score_health", "--date", AS_OF.isoformat(), "--chunk-size", "1", "--no-progress", stdout=out
+    )
     assert "2 scored, 0 failed" in out.getvalue()
     assert sorted(HealthSnapshot.objects.values_list("client__client_id", flat=True)) == ["acme", "idle"]
     run = JobRun.objects.get(job="score_health")
@@ -58,11 +68,14 @@ def test_nightly_task_matches_foreground_and_raises_alerts(eager):
     client = build_world()
     low = ClientFactory(client_id="low")
     for i in range(10):
-        client_day(low, AS_OF - dt.timedelta(days=40 + i), active_users=0, events=2)  # history, no recent activity
+        client_day(
+            low, AS_OF - dt.timedelta(days=40 + i), active_users=0, events=2
+        )  # history, no recent activity
     from customers.models import Invoice
 
-    Invoice.objects.create(client=low, amount=5, issued_on=AS_OF - dt.timedelta(days=90),
-                           due_date=AS_OF - dt.timedelta(days=60))
+    Invoice.objects.create(
+        client=low, amount=5, issued_on=AS_OF - dt.timedelta(days=90), due_date=AS_OF - dt.timedelta(days=60)
+    )
     out = tasks.nightly_health_scoring.delay(AS_OF.isoformat(), 1).get()
     run = JobRun.objects.get(pk=out["job_run_id"])
     assert (run.status, run.processed, out["chunks"]) == ("succeeded", 2, 2)
@@ -75,7 +88,9 @@ def test_nightly_task_matches_foreground_and_raises_alerts(eager):
     assert low_row.health_score == 35 and low_row.risk_level == "critical"
     alerts = dict(Alert.objects.filter(client=low).values_list("reason", "priority"))
     assert alerts == {"health_below_threshold": "critical", "churn_risk_high": "high"}
-    assert Alert.objects.get(client=low, reason="health_below_threshold").occurrence_count == 2  # de-duplicated
+    assert (
+        Alert.objects.get(client=low, reason="health_below_threshold").occurrence_count == 2
+    )  # de-duplicated
     assert not Alert.objects.filter(client=client).exists()
 
 
@@ -116,11 +131,17 @@ def test_usage_rollup_task_writes_jobrun(eager):
 
 def test_beat_schedule_installed_idempotently():
     assert set(PeriodicTask.objects.values_list("name", flat=True)) >= {
-        "usage_rollup", "nightly_health_scoring", "usage_drop_alerts"
+        "usage_rollup",
+        "nightly_health_scoring",
+        "usage_drop_alerts",
     }
     n = PeriodicTask.objects.count()
     beat_schedules_install()
     beat_schedules_install()
     assert PeriodicTask.objects.count() == n
     nightly = PeriodicTask.objects.get(name="nightly_health_scoring")
-    assert (nightly.task, nightly.crontab.hour, nightly.crontab.minute) == ("health.tasks.nightly_health_scoring", "2", "0")
+    assert (nightly.task, nightly.crontab.hour, nightly.crontab.minute) == (
+        "health.tasks.nightly_health_scoring",
+        "2",
+        "0",
+    )

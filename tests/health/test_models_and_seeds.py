@@ -49,7 +49,13 @@ def test_value_tier_reads_the_table():
 
 def test_default_scorecard_and_standard_framework_seeded():
     card = HealthScorecard.objects.get(is_default=True, is_active=True)
-    assert card.weights() == {"usage": 0.35, "engagement": 0.25, "support": 0.15, "satisfaction": 0.15, "payment": 0.1}
+    assert card.weights() == {
+        "usage": 0.35,
+        "engagement": 0.25,
+        "support": 0.15,
+        "satisfaction": 0.15,
+        "payment": 0.1,
+    }
     framework = AdoptionFramework.objects.get(key="standard")
     assert [m["id"] for m in framework.milestones] == [f"m{i}" for i in range(1, 9)]
     assert [m["typical_days"] for m in framework.milestones] == [3, 14, 30, 60, 45, 90, 120, 180]

@@ -40,9 +40,19 @@ def test_usage_subscores_known_answer():
 
 
 def test_usage_missing_without_history_and_skips():
-    assert scoring.usage_score(
-        has_history=False, mau=0, seats=10, core_used=0, core_available=3, aud_w=0, aud_p=0, window_days=30
-    )[0] is None
+    assert (
+        scoring.usage_score(
+            has_history=False,
+            mau=0,
+            seats=10,
+            core_used=0,
+            core_available=3,
+            aud_w=0,
+            aud_p=0,
+            window_days=30,
+        )[0]
+        is None
+    )
     score, inputs, gaps = scoring.usage_score(
         has_history=True, mau=0, seats=None, core_used=0, core_available=0, aud_w=0, aud_p=10, window_days=30
     )
@@ -50,17 +60,50 @@ def test_usage_missing_without_history_and_skips():
     assert score == 0.0  # history but no activity: scored low, not missing
     assert {g["reason"] for g in gaps} == {"no_seat_data", "no_catalogue"}
     # U4 floor and cap
-    assert scoring.usage_score(
-        has_history=True, mau=1, seats=None, core_used=0, core_available=0, aud_w=4, aud_p=10, window_days=30
-    )[1]["u4"] == 0.0
-    assert scoring.usage_score(
-        has_history=True, mau=1, seats=None, core_used=0, core_available=0, aud_w=20, aud_p=10, window_days=30
-    )[1]["u4"] == 100.0
+    assert (
+        scoring.usage_score(
+            has_history=True,
+            mau=1,
+            seats=None,
+            core_used=0,
+            core_available=0,
+            aud_w=4,
+            aud_p=10,
+            window_days=30,
+        )[1]["u4"]
+        == 0.0
+    )
+    assert (
+        scoring.usage_score(
+            has_history=True,
+            mau=1,
+            seats=None,
+            core_used=0,
+            core_available=0,
+            aud_w=20,
+            aud_p=10,
+            window_days=30,
+        )[1]["u4"]
+        == 100.0
+    )
 
 
 @pytest.mark.parametrize(
     ("days", "score"),
-    [(0, 95), (1, 85), (3, 85), (4, 75), (7, 75), (8, 60), (14, 60), (15, 45), (30, 45), (31, 30), (90, 30), (91, 15)],
+    [
+        (0, 95),
+        (1, 85),
+        (3, 85),
+        (4, 75),
+        (7, 75),
+        (8, 60),
+        (14, 60),
+        (15, 45),
+        (30, 45),
+        (31, 30),
+        (90, 30),
+        (91, 15),
+    ],
 )
 def test_engagement_recency_table(days, score):
     assert scoring.engagement_score(days) == score
@@ -97,42 +140,63 @@ W = {"usage": 0.35, "engagement": 0.25, "support": 0.15, "satisfaction": 0.15, "
 
 
 def test_combine_redistributes_missing_weights():
-    combo = scoring.combine({"usage": 60, "engagement": 80, "support": 100, "satisfaction": None, "payment": None}, W)
+    combo = scoring.combine(
+        {"usage": 60, "engagement": 80, "support": 100, "satisfaction": None, "payment": None}, W
+    )
     assert combo["coverage"] == pytest.approx(0.75)
     assert combo["effective_weights"]["usage"] == pytest.approx(0.35 / 0.75)
     assert combo["raw_score"] == pytest.approx((0.35 * 60 + 0.25 * 80 + 0.15 * 100) / 0.75)  # 74.666…
     assert combo["health_score"] == 75
     assert combo["low_confidence"] is False
     assert combo["missing_components"] == ["satisfaction", "payment"]
-    assert sum(v for v in combo["contributions"].values() if v is not None) == pytest.approx(combo["raw_score"])
+    assert sum(v for v in combo["contributions"].values() if v is not None) == pytest.approx(
+        combo["raw_score"]
+    )
 
 
 def test_combine_low_confidence_and_not_enough_data():
-    low = scoring.combine({"usage": 50, "engagement": None, "support": 90, "satisfaction": None, "payment": None}, W)
+    low = scoring.combine(
+        {"usage": 50, "engagement": None, "support": 90, "satisfaction": None, "payment": None}, W
+    )
     assert low["coverage"] == pytest.approx(0.50)
     assert low["health_score"] == 62  # (0.35·50 + 0.15·90) / 0.50
     assert low["low_confidence"] is True
-    none = scoring.combine({"usage": None, "engagement": 80, "support": 90, "satisfaction": None, "payment": None}, W)
+    none = scoring.combine(
+        {"usage": None, "engagement": 80, "support": 90, "satisfaction": None, "payment": None}, W
+    )
     assert none["coverage"] == pytest.approx(0.40)
     assert none["health_score"] is None and none["raw_score"] is None
     assert scoring.combine(dict.fromkeys(W), W)["health_score"] is None
 
 
 def test_half_up_rounding():
-    combo = scoring.combine({"usage": 64.5, "engagement": 64.5, "support": 64.5, "satisfaction": 64.5, "payment": 64.5}, W)
+    combo = scoring.combine(
+        {"usage": 64.5, "engagement": 64.5, "support": 64.5, "satisfaction": 64.5, "payment": 64.5}, W
+    )
     assert combo["health_score"] == 65
 
 
 @pytest.mark.parametrize(
     ("score", "band"),
-    [(100, "low"), (80, "low"), (79, "medium"), (65, "medium"), (64, "high"), (50, "high"), (49, "critical"), (0, "critical"), (None, None)],
+    [
+        (100, "low"),
+        (80, "low"),
+        (79, "medium"),
+        (65, "medium"),
+        (64, "high"),
+        (50, "high"),
+        (49, "critical"),
+        (0, "critical"),
+        (None, None),
+    ],
 )
 def test_risk_bands(score, band):
     assert scoring.risk_band(score) == band
 
 
 @pytest.mark.parametrize(
-    ("delta", "trend"), [(3, "improving"), (2, "stable"), (0, "stable"), (-2, "stable"), (-3, "declining"), (None, None)]
+    ("delta", "trend"),
+    [(3, "improving"), (2, "stable"), (0, "stable"), (-2, "stable"), (-3, "declining"), (None, None)],
 )
 def test_trend_edges(delta, trend):
     assert scoring.trend_label(delta) == trend
@@ -144,7 +208,9 @@ def test_churn_heuristic():
     out = scoring.churn_heuristic(40, scores, eff, 0.75, dt.date(2026, 6, 30))
     assert out["probability"] == pytest.approx(0.60)
     assert out["risk_level"] == "high"
-    assert out["method"] == "churn-heuristic-v1" and out["calibrated"] is False and out["horizon_days"] is None
+    assert (
+        out["method"] == "churn-heuristic-v1" and out["calibrated"] is False and out["horizon_days"] is None
+    )
     assert out["drivers"][0] == {"component": "usage", "risk_contribution": pytest.approx(30.0)}
     assert out["predicted_churn_date"] == dt.date(2026, 6, 30)
     assert scoring.churn_heuristic(100, scores, eff, 1, None)["probability"] == 0.05
@@ -152,7 +218,12 @@ def test_churn_heuristic():
     assert scoring.churn_heuristic(80, scores, eff, 1, dt.date(2026, 6, 30))["predicted_churn_date"] is None
     assert scoring.churn_heuristic(None, scores, eff, 0.4, None)["probability"] is None
     assert [scoring.churn_level(p) for p in (0.24, 0.25, 0.49, 0.5, 0.74, 0.75)] == [
-        "low", "medium", "medium", "high", "high", "critical"
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+        "critical",
     ]
 
 
@@ -162,7 +233,9 @@ def test_churn_heuristic():
 def build_world(client=None):
     """Usage 55.357…, engagement 75, support 61, satisfaction 82.5, payment 70 → H = 66.65 → 67."""
     client = client or ClientFactory(client_id="acme", tier="standard")
-    ContractFactory(client=client, included_users=10, start_date=dt.date(2026, 1, 1), end_date=dt.date(2027, 1, 1))
+    ContractFactory(
+        client=client, included_users=10, start_date=dt.date(2026, 1, 1), end_date=dt.date(2027, 1, 1)
+    )
     for key in ("a", "b", "c", "d"):
         FeatureFactory(feature_key=key, is_core=True)
     FeatureFactory(feature_key="e", is_core=True, min_tier="enterprise")
@@ -184,7 +257,10 @@ def build_world(client=None):
     feature_day(client, "c", P0)  # used only in P
     # engagement: 5 days before as-of
     TimelineEvent.objects.create(
-        client=client, occurred_at=at(dt.date(2026, 3, 26)), event_type="communication", title="Call",
+        client=client,
+        occurred_at=at(dt.date(2026, 3, 26)),
+        event_type="communication",
+        title="Call",
         counts_as_engagement=True,
     )
     TimelineEvent.objects.create(  # not an engagement event
@@ -192,27 +268,61 @@ def build_world(client=None):
     )
     # support: T=3, H=1, B=1, E=1
     t0 = at(dt.date(2026, 3, 15))
-    TicketFactory(client=client, priority="P1", created_at=t0, first_response_at=t0 + D(minutes=300),
-                  status="resolved", resolved_at=t0 + D(minutes=400),
-                  first_response_due_at=t0 + D(minutes=15), resolution_due_at=t0 + D(minutes=240 * 4))
+    TicketFactory(
+        client=client,
+        priority="P1",
+        created_at=t0,
+        first_response_at=t0 + D(minutes=300),
+        status="resolved",
+        resolved_at=t0 + D(minutes=400),
+        first_response_due_at=t0 + D(minutes=15),
+        resolution_due_at=t0 + D(minutes=240 * 4),
+    )
     for day in (10, 20):
         t = at(dt.date(2026, 3, day))
-        TicketFactory(client=client, priority="P3", created_at=t, first_response_at=t + D(minutes=10),
-                      status="resolved", resolved_at=t + D(minutes=60))
+        TicketFactory(
+            client=client,
+            priority="P3",
+            created_at=t,
+            first_response_at=t + D(minutes=10),
+            status="resolved",
+            resolved_at=t + D(minutes=60),
+        )
     TicketFactory(client=client, priority="P0", created_at=at(dt.date(2026, 2, 20)))  # before W
     EscalationFactory(client=client, opened_at=at(dt.date(2026, 3, 16)))
     EscalationFactory(client=client, opened_at=at(dt.date(2026, 2, 1)))  # before W
     # satisfaction: latest NPS per e-mail (8, 10) → 90; CSAT 4 → 75; mean 82.5
-    SurveyResponseFactory(client=client, respondent_email="a@x.com", score=6, responded_at=at(dt.date(2026, 3, 1)))
-    SurveyResponseFactory(client=client, respondent_email="A@x.com", score=8, responded_at=at(dt.date(2026, 3, 20)))
-    SurveyResponseFactory(client=client, respondent_email="b@x.com", score=10, responded_at=at(dt.date(2026, 2, 1)))
-    SurveyResponseFactory(client=client, respondent_email="c@x.com", survey_type="csat", score=4,
-                          responded_at=at(dt.date(2026, 3, 5)))
-    SurveyResponseFactory(client=client, respondent_email="old@x.com", score=0, responded_at=at(dt.date(2025, 12, 1)))
+    SurveyResponseFactory(
+        client=client, respondent_email="a@x.com", score=6, responded_at=at(dt.date(2026, 3, 1))
+    )
+    SurveyResponseFactory(
+        client=client, respondent_email="A@x.com", score=8, responded_at=at(dt.date(2026, 3, 20))
+    )
+    SurveyResponseFactory(
+        client=client, respondent_email="b@x.com", score=10, responded_at=at(dt.date(2026, 2, 1))
+    )
+    SurveyResponseFactory(
+        client=client,
+        respondent_email="c@x.com",
+        survey_type="csat",
+        score=4,
+        responded_at=at(dt.date(2026, 3, 5)),
+    )
+    SurveyResponseFactory(
+        client=client, respondent_email="old@x.com", score=0, responded_at=at(dt.date(2025, 12, 1))
+    )
     # payment: one invoice paid 9 days late (L=1), one unpaid 11 days past due (late, S=20) → 70
-    Invoice.objects.create(client=client, amount=100, issued_on=dt.date(2026, 1, 2), due_date=dt.date(2026, 2, 1),
-                           paid_on=dt.date(2026, 2, 10), status="paid")
-    Invoice.objects.create(client=client, amount=100, issued_on=dt.date(2026, 2, 18), due_date=dt.date(2026, 3, 20))
+    Invoice.objects.create(
+        client=client,
+        amount=100,
+        issued_on=dt.date(2026, 1, 2),
+        due_date=dt.date(2026, 2, 1),
+        paid_on=dt.date(2026, 2, 10),
+        status="paid",
+    )
+    Invoice.objects.create(
+        client=client, amount=100, issued_on=dt.date(2026, 2, 18), due_date=dt.date(2026, 3, 20)
+    )
     return client
 
 
@@ -242,7 +352,13 @@ def test_world_known_answer():
     assert {"field": "health_trend", "reason": "insufficient_history"}.items() <= r["data_gaps"][-1].items()
     expl = r["explanation"]
     assert expl["formula_version"] == "health-v1"
-    assert [c["component"] for c in expl["components"]] == ["usage", "engagement", "support", "satisfaction", "payment"]
+    assert [c["component"] for c in expl["components"]] == [
+        "usage",
+        "engagement",
+        "support",
+        "satisfaction",
+        "payment",
+    ]
     assert expl["components"][0]["contribution"] == pytest.approx(round(0.35 * usage, 2))
     snap = HealthSnapshot.objects.get(client=client, as_of=AS_OF)
     assert snap.health_score == 67 and snap.risk_level == "medium" and snap.formula_version == "health-v1"
@@ -257,8 +373,15 @@ def test_world_known_answer():
 def test_trend_and_explanation_against_comparison_snapshot():
     client = build_world()
     HealthSnapshot.objects.create(
-        client=client, as_of=AS_OF - D(days=7), health_score=72, usage_score=70.0, engagement_score=75.0,
-        support_score=61.0, satisfaction_score=82.5, payment_score=70.0, effective_weights=W,
+        client=client,
+        as_of=AS_OF - D(days=7),
+        health_score=72,
+        usage_score=70.0,
+        engagement_score=75.0,
+        support_score=61.0,
+        satisfaction_score=82.5,
+        payment_score=70.0,
+        effective_weights=W,
         calculated_at=at(AS_OF - D(days=7)),
     )
     HealthSnapshot.objects.create(  # too recent to be the comparison
@@ -276,7 +399,9 @@ def test_trend_and_explanation_against_comparison_snapshot():
 
 def test_comparison_outside_window_gives_null_trend():
     client = build_world()
-    HealthSnapshot.objects.create(client=client, as_of=AS_OF - D(days=15), health_score=90, calculated_at=at(AS_OF))
+    HealthSnapshot.objects.create(
+        client=client, as_of=AS_OF - D(days=15), health_score=90, calculated_at=at(AS_OF)
+    )
     r = scoring.score_client("acme", AS_OF)
     assert r["trend"] is None and r["score_change"] is None
 
@@ -289,18 +414,28 @@ def test_missing_components_redistributed_in_world():
     assert r["components"]["support"] == 100
     assert r["coverage"] == pytest.approx(0.15)
     assert r["health_score"] is None and r["risk_level"] is None
-    assert any(g["reason"] == "not_enough_data" and g["field"] == "current_health_score" for g in r["data_gaps"])
+    assert any(
+        g["reason"] == "not_enough_data" and g["field"] == "current_health_score" for g in r["data_gaps"]
+    )
     snap = HealthSnapshot.objects.get(client=client)
     assert snap.health_score is None and snap.support_score == 100  # component scores still stored
 
 
 def test_scorecard_selection_most_specific_wins():
     client = build_world(ClientFactory(client_id="acme", tier="enterprise", lifecycle_stage="active"))
-    common = dict(engagement_weight=Decimal("0.2"), support_weight=Decimal("0.2"),
-                  satisfaction_weight=Decimal("0.1"), payment_weight=Decimal("0.1"))
+    common = dict(
+        engagement_weight=Decimal("0.2"),
+        support_weight=Decimal("0.2"),
+        satisfaction_weight=Decimal("0.1"),
+        payment_weight=Decimal("0.1"),
+    )
     HealthScorecard.objects.create(name="tier", tier="enterprise", usage_weight=Decimal("0.4"), **common)
     both = HealthScorecard.objects.create(
-        name="tier+stage", tier="enterprise", lifecycle_stage="active", priority=500, usage_weight=Decimal("0.4"),
+        name="tier+stage",
+        tier="enterprise",
+        lifecycle_stage="active",
+        priority=500,
+        usage_weight=Decimal("0.4"),
         **common,
     )
     HealthScorecard.objects.create(name="other", tier="starter", usage_weight=Decimal("0.4"), **common)
@@ -312,20 +447,31 @@ def test_scorecard_selection_most_specific_wins():
 def test_same_day_rerun_replaces_snapshot():
     client = build_world()
     scoring.score_client("acme", AS_OF)
-    Invoice.objects.filter(client=client, paid_on__isnull=True).update(paid_on=dt.date(2026, 3, 25), status="paid")
+    Invoice.objects.filter(client=client, paid_on__isnull=True).update(
+        paid_on=dt.date(2026, 3, 25), status="paid"
+    )
     r = scoring.score_client("acme", AS_OF)
     assert HealthSnapshot.objects.filter(client=client, as_of=AS_OF).count() == 1
     assert ChurnPrediction.objects.filter(client=client, as_of=AS_OF).count() == 1
-    assert HealthSnapshot.objects.get(client=client).payment_score == r["components"]["payment"] == 80  # current, L=2
+    assert (
+        HealthSnapshot.objects.get(client=client).payment_score == r["components"]["payment"] == 80
+    )  # current, L=2
     assert r["inputs"]["payment"]["late_paid_365"] == 2
 
 
 def test_previews_are_not_stored():
     client = build_world()
-    custom = {"usage_weight": 0.2, "engagement_weight": 0.2, "support_weight": 0.2, "satisfaction_weight": 0.2,
-              "payment_weight": 0.2}
+    custom = {
+        "usage_weight": 0.2,
+        "engagement_weight": 0.2,
+        "support_weight": 0.2,
+        "satisfaction_weight": 0.2,
+        "payment_weight": 0.2,
+    }
     r = scoring.score_client("acme", AS_OF, weights=scoring.validate_weights(custom))
-    assert r["persisted"] is False and r["health_score"] == round((r["components"]["usage"] + 75 + 61 + 82.5 + 70) / 5)
+    assert r["persisted"] is False and r["health_score"] == round(
+        (r["components"]["usage"] + 75 + 61 + 82.5 + 70) / 5
+    )
     r = scoring.score_client("acme", AS_OF, lookback_days=60)
     assert r["persisted"] is False
     Client.objects.filter(pk=client.pk).update(status="inactive")
@@ -351,13 +497,25 @@ def _population(n):
         client_day(client, AS_OF - D(days=2), active_users=2)
         user_day(client, "u1", AS_OF - D(days=2))
         feature_day(client, feature.feature_key, AS_OF - D(days=2))
-        TimelineEvent.objects.create(client=client, occurred_at=at(AS_OF - D(days=1)), event_type="communication",
-                                     title="Call", counts_as_engagement=True)
+        TimelineEvent.objects.create(
+            client=client,
+            occurred_at=at(AS_OF - D(days=1)),
+            event_type="communication",
+            title="Call",
+            counts_as_engagement=True,
+        )
         TicketFactory(client=client, created_at=at(AS_OF - D(days=3)))
         SurveyResponseFactory(client=client, responded_at=at(AS_OF - D(days=4)))
-        Invoice.objects.create(client=client, amount=10, issued_on=AS_OF - D(days=40), due_date=AS_OF - D(days=10))
-        HealthSnapshot.objects.create(client=client, as_of=AS_OF - D(days=7), health_score=50,
-                                      effective_weights=W, calculated_at=at(AS_OF))
+        Invoice.objects.create(
+            client=client, amount=10, issued_on=AS_OF - D(days=40), due_date=AS_OF - D(days=10)
+        )
+        HealthSnapshot.objects.create(
+            client=client,
+            as_of=AS_OF - D(days=7),
+            health_score=50,
+            effective_weights=W,
+            calculated_at=at(AS_OF),
+        )
         ids.append(client.pk)
     return ids
 

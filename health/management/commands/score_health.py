@@ -1,4 +1,4 @@
-"""``manage.py score_health [--date D] [--client ID ...] [--chunk-size N]``: the nightly job in the foreground."""
+"""``manage.py score_health [--date D] [--client ID ...] [--chunk-size N]``: the nightly job, foreground."""
 
 import datetime as dt
 

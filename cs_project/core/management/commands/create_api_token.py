@@ -19,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scopes", default="read", help="Comma-separated subset of read, write, admin (default: read)."
         )
-        parser.add_argument("--expires-days", type=int, default=None, help="Lifetime in days (default: none).")
+        parser.add_argument(
+            "--expires-days", type=int, default=None, help="Lifetime in days (default: none)."
+        )
         parser.add_argument("--name", default="", help="A label, e.g. 'Claude desktop'.")
 
     def handle(self, *args, **options):

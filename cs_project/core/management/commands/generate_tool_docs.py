@@ -21,4 +21,6 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("docs/api is up to date."))
             return
         written = write_docs()
-        self.stdout.write(self.style.SUCCESS(f"Wrote {len(written)} file(s) to {DOCS_DIR}: {', '.join(written)}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Wrote {len(written)} file(s) to {DOCS_DIR}: {', '.join(written)}")
+        )

@@ -13,7 +13,11 @@ def verify_chain(chunk_size: int = 2000) -> tuple[int, int | None, str]:
     events = AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size)
     for event in events:
         if event.prev_hash != previous_hash:
-            return count, event.pk, "prev_hash does not match the previous event (a row was deleted or altered)"
+            return (
+                count,
+                event.pk,
+                "prev_hash does not match the previous event (a row was deleted or altered)",
+            )
         if audit_event_hash(event) != event.hash:
             return count, event.pk, "hash does not match the event's content (the row was edited)"
         previous_hash = event.hash
@@ -30,5 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         count, broken_id, reason = verify_chain(chunk_size=options["chunk_size"])
         if broken_id is not None:
-            raise CommandError(f"Audit chain broken at event id {broken_id}: {reason} ({count} events verified).")
+            raise CommandError(
+                f"Audit chain broken at event id {broken_id}: {reason} ({count} events verified)."
+            )
         self.stdout.write(self.style.SUCCESS(f"Audit chain OK: {count} events verified."))

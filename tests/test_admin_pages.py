@@ -1,0 +1,76 @@
+"""Every admin changelist and change page renders for staff on a seeded world, at a bounded query count.
+
+A changelist shows up to 100 rows, so an N+1 query in ``list_display`` would blow far past the bound.
+"""
+
+import datetime as dt
+
+import pytest
+from django.contrib import admin
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST_MAX_QUERIES = 20
+CHANGE_PAGE_MAX_QUERIES = 40
+OUR_APPS = {"customers", "health", "onboarding", "retention", "communication", "support", "expansion", "feedback", "core"}
+
+
+@pytest.fixture
+def seeded_admin_client(client, superuser):
+    call_command("seed_demo", accounts=40, days=14, seed=5, as_of=dt.date(2026, 11, 20), quiet=True, no_score=True)
+    client.force_login(superuser)
+    return client
+
+
+def _our_models():
+    return sorted(
+        (m for m in admin.site._registry if m._meta.app_label in OUR_APPS), key=lambda m: m._meta.label
+    )
+
+
+def test_every_model_of_our_apps_is_registered():
+    from django.apps import apps
+
+    missing = [
+        m._meta.label
+        for app in OUR_APPS
+        for m in apps.get_app_config(app).get_models()
+        if m not in admin.site._registry and not m._meta.auto_created
+    ]
+    assert missing == []
+
+
+def test_changelists_and_change_pages_render(seeded_admin_client):
+    failures = []
+    for model in _our_models():
+        opts = model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        with CaptureQueriesContext(connection) as ctx:
+            response = seeded_admin_client.get(url)
+        if response.status_code != 200:
+            failures.append(f"{url}: HTTP {response.status_code}")
+            continue
+        if len(ctx.captured_queries) > CHANGELIST_MAX_QUERIES:
+            failures.append(f"{url}: {len(ctx.captured_queries)} queries")
+        obj = model._default_manager.order_by("pk").first()
+        if obj is None:
+            continue
+        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        with CaptureQueriesContext(connection) as ctx:
+            response = seeded_admin_client.get(change_url)
+        if response.status_code != 200:
+            failures.append(f"{change_url}: HTTP {response.status_code}")
+        elif len(ctx.captured_queries) > CHANGE_PAGE_MAX_QUERIES:
+            failures.append(f"{change_url}: {len(ctx.captured_queries)} queries")
+    assert failures == []
+
+
+def test_admin_requires_staff_login(client, django_user_model):
+    assert client.get("/admin/customers/client/").status_code == 302
+    user = django_user_model.objects.create_user("plain", password="plain-pass-123!")
+    client.force_login(user)
+    assert client.get("/admin/customers/client/").status_code == 302
