@@ -194,6 +194,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API and tool mirror of the customer-success platform.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a field called `status` with different choices: name each enum after its class.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "customers.choices.AccountStatus",
+        "ContractStatusEnum": "customers.choices.ContractStatus",
+        "InvoiceStatusEnum": "customers.choices.InvoiceStatus",
+        "AlertStatusEnum": "customers.choices.AlertStatus",
+    },
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -31,6 +34,21 @@ def _failed(status: int, message: str, field: str | None = None) -> Response:
     return Response({"status": "failed", "error": error}, status=status)
 
 
+INGEST_RESPONSE = inline_serializer(
+    name="UsageIngestResult",
+    fields={
+        "accepted": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+        "rejected": serializers.ListField(child=serializers.DictField()),
+    },
+)
+INGEST_SCHEMA = extend_schema(
+    tags=["health"],
+    request=OpenApiTypes.OBJECT,
+    responses={200: INGEST_RESPONSE, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT},
+)
+
+
 class _IngestView(APIView):
     permission_classes = [IsAuthenticated, CanIngestUsage]
     parser_classes = [RawJSONParser]
@@ -52,6 +70,7 @@ class _IngestView(APIView):
 class EventBatchView(_IngestView):
     """A batch: ``{"batch": [...], "sentAt": ...}`` (Segment), or ``{"events": [...]}`` / a list (plain)."""
 
+    @INGEST_SCHEMA
     def post(self, request):
         body, error = self._body(request)
         if error:
@@ -77,6 +96,7 @@ class EventBatchView(_IngestView):
 class EventTrackView(_IngestView):
     """One message with the same schema as a batch element."""
 
+    @INGEST_SCHEMA
     def post(self, request):
         body, error = self._body(request)
         if error:
