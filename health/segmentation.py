@@ -111,7 +111,9 @@ def _cond_q(cond: Any, path: str, as_of: dt.date, used: set[str]) -> Q:
             f"Unknown FILTER field {fld!r}; allowed: {sorted(FILTER_FIELDS)}.", field=f"{path}.field"
         )
     if op not in FILTER_OPS:
-        raise InvalidParameter(f"Unknown FILTER op {op!r}; allowed: {sorted(FILTER_OPS)}.", field=f"{path}.op")
+        raise InvalidParameter(
+            f"Unknown FILTER op {op!r}; allowed: {sorted(FILTER_OPS)}.", field=f"{path}.op"
+        )
     used.add(fld)
     vpath = f"{path}.value"
     if op in ("in", "not_in"):
@@ -269,9 +271,7 @@ CRITERIA_KEYS = {"segments", "population_filter"}
 
 def _latest_usage_subquery():
     return Subquery(
-        HealthSnapshot.objects.filter(client=OuterRef("pk"))
-        .order_by("-as_of")
-        .values("usage_score")[:1]
+        HealthSnapshot.objects.filter(client=OuterRef("pk")).order_by("-as_of").values("usage_score")[:1]
     )
 
 
@@ -387,18 +387,26 @@ def segment_customers_run(
         raise InvalidParameter("criteria must be an object.", field="criteria")
     unknown = set(criteria) - CRITERIA_KEYS
     if unknown:
-        raise InvalidParameter(f"Unknown criteria key(s) {sorted(unknown)}.", field=f"criteria.{sorted(unknown)[0]}")
+        raise InvalidParameter(
+            f"Unknown criteria key(s) {sorted(unknown)}.", field=f"criteria.{sorted(unknown)[0]}"
+        )
     if segmentation_type == "custom" and "segments" not in criteria:
         raise InvalidParameter("custom segmentation needs criteria.segments.", field="criteria.segments")
     if segmentation_type != "custom" and "segments" in criteria:
-        raise InvalidParameter("criteria.segments applies to custom segmentation only.", field="criteria.segments")
+        raise InvalidParameter(
+            "criteria.segments applies to custom segmentation only.", field="criteria.segments"
+        )
 
     gaps: list[dict] = []
     tiers = value_tier_bands()  # highest first
     tier_by_name = {t["name"]: t for t in tiers}
-    qs = population_queryset(criteria.get("population_filter"), path="criteria.population_filter", as_of=as_of)
+    qs = population_queryset(
+        criteria.get("population_filter"), path="criteria.population_filter", as_of=as_of
+    )
     qs, defs = _segment_expression(segmentation_type, criteria, tiers, as_of, qs)
-    segmentation_id = stable_id("segset", "segment_customers", {"type": segmentation_type, "criteria": criteria})
+    segmentation_id = stable_id(
+        "segset", "segment_customers", {"type": segmentation_type, "criteria": criteria}
+    )
 
     # value tier per member (for strategies and SEG-02), computed in SQL like the value-based segments
     vt_whens = []
@@ -408,7 +416,9 @@ def segment_customers_run(
             cond &= Q(contract_value__lt=t["max"])
         vt_whens.append(When(cond, then=Value(t["name"])))
     qs = qs.annotate(
-        seg_vt=Case(*vt_whens, default=Value(tiers[-1]["name"] if tiers else "starter"), output_field=CharField())
+        seg_vt=Case(
+            *vt_whens, default=Value(tiers[-1]["name"] if tiers else "starter"), output_field=CharField()
+        )
     )
     rows = list(
         qs.values(
@@ -560,7 +570,11 @@ def segment_customers_run(
             }
             if not nps_n:
                 gaps.append(
-                    gap(f"segment_performance.{key}.nps", "no_survey_responses", "No NPS response in 180 days.")
+                    gap(
+                        f"segment_performance.{key}.nps",
+                        "no_survey_responses",
+                        "No NPS response in 180 days.",
+                    )
                 )
             if not cohort:
                 gaps.append(
@@ -604,12 +618,16 @@ def segment_customers_run(
     top_n = math.ceil(total * 0.2) if total else 0
     cross = {
         "top_20pct_arr_share": _share(float(sum(arrs[:top_n])), float(total_arr)) if total_arr else None,
-        "health_gap": r(max(seg_means.values()) - min(seg_means.values()), 1) if len(seg_means) >= 2 else None,
+        "health_gap": r(max(seg_means.values()) - min(seg_means.values()), 1)
+        if len(seg_means) >= 2
+        else None,
         "best_segment": max(seg_means, key=seg_means.get) if len(seg_means) >= 2 else None,
         "worst_segment": min(seg_means, key=seg_means.get) if len(seg_means) >= 2 else None,
     }
     if not total_arr:
-        gaps.append(gap("cross_segment_analysis.top_20pct_arr_share", "not_enough_data", "No ARR in population."))
+        gaps.append(
+            gap("cross_segment_analysis.top_20pct_arr_share", "not_enough_data", "No ARR in population.")
+        )
     if len(seg_means) < 2:
         gaps.append(
             gap("cross_segment_analysis.health_gap", "not_enough_data", "Fewer than 2 segments with a score.")
@@ -704,8 +722,9 @@ def _persist(
         Segment.objects.filter(pk__in=retire).update(is_active=False, updated_at=now)
     seg_rows = {
         s["key"]: s
-        for s in Segment.objects.filter(segmentation_type=segmentation_type, key__in=list(wanted | set(all_keys)))
-        .values("pk", "key", "segment_id")
+        for s in Segment.objects.filter(
+            segmentation_type=segmentation_type, key__in=list(wanted | set(all_keys))
+        ).values("pk", "key", "segment_id")
     }
     seg_pk_key = {v["pk"]: k for k, v in seg_rows.items()}
     open_rows = list(
@@ -726,7 +745,9 @@ def _persist(
         ins = want - set(have)
         outs = set(have) - want
         for pk in sorted(ins):
-            entered_rows.append(SegmentMembership(segment_id=seg_rows[key]["pk"], client_id=pk, entered_at=now))
+            entered_rows.append(
+                SegmentMembership(segment_id=seg_rows[key]["pk"], client_id=pk, entered_at=now)
+            )
             entered_clients[pk].append(key)
         for pk in sorted(outs):
             close_ids.append(have[pk])

@@ -7,17 +7,20 @@ and records the side effects (JobRun, timeline entries for movers, alerts throug
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from cs_project.core.context import Actor
-from customers.audit import audit_and_timeline
+from customers.audit import _AUDIT_LOCK_KEY as AUDIT_LOCK_KEY
+from customers.audit import audit_and_timeline, audit_event_hash
 from customers.choices import (
     AccountStatus,
     AlertStatus,
@@ -30,7 +33,7 @@ from customers.choices import (
     Severity,
     TimelineEventType,
 )
-from customers.models import Alert, Client, JobRun
+from customers.models import Alert, AuditEvent, Client, JobRun, TimelineEvent
 
 from .models import ClientUsageDaily
 from .rollups import local_date, rollup_pending
@@ -96,8 +99,11 @@ def health_chunk_score(
 ) -> dict[str, Any]:
     """Score a chunk officially, then record movers and raise/clear health alerts. Idempotent for a day.
 
-    The chunk is scored set-based in one transaction; if that fails, each client is retried alone so one bad
-    account does not stop the others (RULES §19). Returns ``{processed, failed, errors}``."""
+    The chunk is scored set-based in one transaction and its side effects (mover audit/timeline, alerts) are
+    applied set-based in a second one — a constant number of queries per chunk. If the scoring transaction
+    fails, each client is retried alone; if the batched side effects fail, they are applied client by client
+    (one transaction each), so one bad account does not stop the others (RULES §19).
+    Returns ``{processed, failed, errors}``."""
     errors: list[str] = []
     try:
         with transaction.atomic():
@@ -115,7 +121,18 @@ def health_chunk_score(
                 errors.append(f"client {pk}: {one!r}")
     failed = len(client_ids) - len(results)
     official = [r for r in results if r["persisted"]]
-    for r in official:
+    try:
+        with transaction.atomic():
+            health_side_effects_bulk(results=official, actor=actor, raise_alerts=raise_alerts)
+    except Exception:  # noqa: BLE001 - fall back to one transaction per client
+        logger.exception("batched health side effects failed; applying client by client")
+        errors += _side_effects_one_by_one(official, actor=actor, raise_alerts=raise_alerts)
+    return {"processed": len(results), "failed": failed, "errors": errors}
+
+
+def _side_effects_one_by_one(results: list[dict], *, actor: Actor, raise_alerts: bool) -> list[str]:
+    errors = []
+    for r in results:
         try:
             with transaction.atomic():
                 health_change_record(result=r, actor=actor)
@@ -125,37 +142,45 @@ def health_chunk_score(
             logger.exception("health side effects failed for client %s", r["client_id"])
             errors.append(f"{r['client_id']}: {exc!r}")
     if raise_alerts:
-        _clear_health_alerts(official, actor=actor)
-    return {"processed": len(results), "failed": failed, "errors": errors}
+        _clear_health_alerts(results, actor=actor)
+    return errors
+
+
+def _change_entry(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The audit + timeline arguments for a mover (score ±3 or band change, RULES §19), else None."""
+    prev = result["previous"]
+    new_score, old_score = result["health_score"], prev["health_score"]
+    if prev["health_as_of"] is None or prev["health_as_of"] > result["as_of"]:
+        return None  # first calculation, or a back-fill of an older day
+    moved = new_score is not None and old_score is not None and abs(new_score - old_score) >= 3
+    band_changed = (result["risk_level"] or None) != (prev["risk_level"] or None)
+    if not (moved or band_changed):
+        return None
+    worse = new_score is not None and (old_score is None or new_score < old_score)
+    return {
+        "action": "health.snapshot.calculated",
+        "event_type": TimelineEventType.HEALTH,
+        "title": f"Health {old_score if old_score is not None else '–'} → "
+        f"{new_score if new_score is not None else '–'} ({result['risk_level'] or 'not scored'})",
+        "object_type": "health.HealthSnapshot",
+        "object_id": f"{result['client_id']}:{result['as_of'].isoformat()}",
+        "changes": {
+            "health_score": [old_score, new_score],
+            "risk_level": [prev["risk_level"], result["risk_level"]],
+        },
+        "data": {"as_of": result["as_of"].isoformat(), "top_drivers": result["explanation"]["top_drivers"]},
+        "impact": Impact.NEGATIVE if worse else Impact.POSITIVE,
+        "severity": Severity.MEDIUM if band_changed else Severity.LOW,
+    }
 
 
 def health_change_record(*, result: dict[str, Any], actor: Actor) -> None:
     """Audit + timeline entry only when the score moves ≥ 3 or the band changes (RULES §19)."""
-    prev = result["previous"]
-    new_score, old_score = result["health_score"], prev["health_score"]
-    if prev["health_as_of"] is None or prev["health_as_of"] > result["as_of"]:
-        return  # first calculation, or a back-fill of an older day
-    moved = new_score is not None and old_score is not None and abs(new_score - old_score) >= 3
-    band_changed = (result["risk_level"] or None) != (prev["risk_level"] or None)
-    if not (moved or band_changed):
+    entry = _change_entry(result)
+    if entry is None:
         return
-    worse = new_score is not None and (old_score is None or new_score < old_score)
     audit_and_timeline(
-        actor=actor,
-        action="health.snapshot.calculated",
-        client=Client(pk=result["client_pk"], client_id=result["client_id"]),
-        event_type=TimelineEventType.HEALTH,
-        title=f"Health {old_score if old_score is not None else '–'} → "
-        f"{new_score if new_score is not None else '–'} ({result['risk_level'] or 'not scored'})",
-        object_type="health.HealthSnapshot",
-        object_id=f"{result['client_id']}:{result['as_of'].isoformat()}",
-        changes={
-            "health_score": [old_score, new_score],
-            "risk_level": [prev["risk_level"], result["risk_level"]],
-        },
-        data={"as_of": result["as_of"].isoformat(), "top_drivers": result["explanation"]["top_drivers"]},
-        impact=Impact.NEGATIVE if worse else Impact.POSITIVE,
-        severity=Severity.MEDIUM if band_changed else Severity.LOW,
+        actor=actor, client=Client(pk=result["client_pk"], client_id=result["client_id"]), **entry
     )
 
 
@@ -244,6 +269,238 @@ def _clear_health_alerts(results: list[dict[str, Any]], *, actor: Actor) -> None
             cleared(actor=actor, client=result["client_id"], type=AlertType.RISK, reason=reason)
         except Exception:  # noqa: BLE001
             logger.exception("could not clear %s for %s", reason, result["client_id"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Set-based side effects of a chunk: movers + alerts with a constant number of queries
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _audit_jsonable(value: Any) -> Any:
+    """What ``customers.audit.audit_record`` stores for changes/data (DjangoJSONEncoder round trip)."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+
+
+def audit_and_timeline_bulk(
+    *, actor: Actor, entries: list[dict[str, Any]], now: dt.datetime
+) -> list[AuditEvent]:
+    """Append many (audit event + timeline entry) pairs: one lock, one read of the chain head, the hashes
+    computed in order in Python, one bulk INSERT per table. Same rows as ``audit_and_timeline`` per entry.
+
+    Each entry: client (pk), action, event_type, title, object_type, object_id, changes, data, impact,
+    severity. Call inside a transaction."""
+    if not entries:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
+    previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
+    events = []
+    for e in entries:
+        event = AuditEvent(
+            occurred_at=now,
+            actor=actor.label,
+            channel=actor.channel,
+            tool=actor.tool or "",
+            action=e["action"],
+            object_type=e["object_type"],
+            object_id=str(e["object_id"] or ""),
+            client_id=e["client"],
+            changes=_audit_jsonable(e.get("changes") or {}),
+            data=_audit_jsonable(e.get("data") or {}),
+            prev_hash=previous,
+        )
+        event.hash = previous = audit_event_hash(event)
+        events.append(event)
+    events = AuditEvent.objects.bulk_create(events)  # ids in order (RETURNING) — the chain order
+    TimelineEvent.objects.bulk_create(
+        [
+            TimelineEvent(
+                client_id=e["client"],
+                occurred_at=now,
+                event_type=e["event_type"],
+                title=e["title"][:300],
+                description="",
+                impact=e["impact"],
+                severity=e["severity"],
+                source_type=e["object_type"],
+                source_id=str(e["object_id"] or ""),
+                audit_event=event,
+                actor=actor.label,
+                counts_as_engagement=False,
+            )
+            for e, event in zip(entries, events, strict=True)
+        ]
+    )
+    return events
+
+
+def health_side_effects_bulk(
+    *, results: list[dict[str, Any]], actor: Actor, raise_alerts: bool = True, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Movers' audit/timeline and the health alerts of a chunk, set-based (call inside a transaction).
+
+    Same outcome as ``health_change_record`` + ``health_alerts_apply`` (→ ``alert_raise``) per result and
+    ``_clear_health_alerts`` (→ ``alert_condition_cleared``): new alerts (owner = CSM, due by priority),
+    re-triggers (occurrence + 1, evidence replaced, higher priority, due recomputed, clear counter reset),
+    clear runs (counter + 1; closed ``auto_resolved`` at 2), each create/update/close with audit + timeline.
+    Queries: live alerts of the chunk (1, FOR UPDATE), CSMs of clients getting a new alert (≤ 1), bulk create
+    and update of alerts (≤ 2 + batches), chain head + lock (2), audit and timeline inserts (2)."""
+    from customers.services import _PRIORITY_SEVERITY, ALERT_DUE, alert_timeline_type, higher_priority
+
+    now = now or timezone.now()
+    entries: list[dict[str, Any]] = []
+    for r in results:
+        entry = _change_entry(r)
+        if entry is not None:
+            entries.append({**entry, "client": r["client_pk"]})
+    new_alerts: list[Alert] = []
+    changed: list[Alert] = []
+    if raise_alerts and results and _alert_api()[0] is not None:
+        by_pk = {r["client_pk"]: r for r in results}
+        live: dict[tuple[int, str], Alert] = {
+            (a.client_id, a.reason): a
+            for a in Alert.objects.select_for_update()
+            .filter(
+                client_id__in=list(by_pk),
+                type=AlertType.RISK,
+                reason__in=HEALTH_ALERT_REASONS,
+                status__in=[AlertStatus.OPEN, AlertStatus.SNOOZED],
+            )
+            .order_by()
+        }
+        wanted = {pk: health_alert_candidates(r) for pk, r in by_pk.items()}
+        need_owner = [pk for pk, cands in wanted.items() if any((pk, c["reason"]) not in live for c in cands)]
+        owners = (
+            dict(Client.objects.filter(id__in=need_owner).values_list("id", "csm_assigned_id"))
+            if need_owner
+            else {}
+        )
+        for pk, cands in wanted.items():
+            for c in cands:
+                reason, priority, rule_id, evidence = c["reason"], c["priority"], c["rule_id"], c["evidence"]
+                timeline_type = alert_timeline_type(AlertType.RISK, reason)
+                alert = live.get((pk, reason))
+                if alert is None:
+                    alert = Alert(
+                        client_id=pk,
+                        type=AlertType.RISK,
+                        reason=reason,
+                        priority=priority,
+                        status=AlertStatus.OPEN,
+                        owner_id=owners.get(pk),
+                        due_at=now + ALERT_DUE[priority],
+                        rule_id=rule_id or "",
+                        evidence=evidence,
+                        occurrence_count=1,
+                        first_triggered_at=now,
+                        last_triggered_at=now,
+                    )
+                    new_alerts.append(alert)
+                    entries.append(
+                        {
+                            "client": pk,
+                            "action": "customers.alert.raised",
+                            "event_type": timeline_type,
+                            "title": f"Alert raised: {reason} ({priority})",
+                            "object_type": "alert",
+                            "object_id": alert.alert_id,
+                            "changes": {},
+                            "data": {
+                                "type": AlertType.RISK,
+                                "reason": reason,
+                                "priority": priority,
+                                "rule_id": rule_id or None,
+                                "evidence": evidence,
+                            },
+                            "impact": Impact.NEGATIVE,
+                            "severity": _PRIORITY_SEVERITY[priority],
+                        }
+                    )
+                    continue
+                changes: dict[str, list[Any]] = {
+                    "occurrence_count": [alert.occurrence_count, alert.occurrence_count + 1]
+                }
+                new_priority = higher_priority(alert.priority, priority)
+                if new_priority != alert.priority:
+                    changes["priority"] = [alert.priority, new_priority]
+                    new_due = alert.first_triggered_at + ALERT_DUE[new_priority]
+                    changes["due_at"] = [alert.due_at, new_due]
+                    alert.priority = new_priority
+                    alert.due_at = new_due
+                if alert.evidence != evidence:
+                    changes["evidence"] = [alert.evidence, evidence]
+                alert.occurrence_count += 1
+                alert.last_triggered_at = now
+                alert.evidence = evidence
+                alert.consecutive_clear_runs = 0
+                if rule_id and not alert.rule_id:
+                    alert.rule_id = rule_id
+                changed.append(alert)
+                entries.append(
+                    {
+                        "client": pk,
+                        "action": "customers.alert.updated",
+                        "event_type": timeline_type,
+                        "title": (
+                            f"Alert re-triggered: {reason} (×{alert.occurrence_count}, {alert.priority})"
+                        ),
+                        "object_type": "alert",
+                        "object_id": alert.alert_id,
+                        "changes": changes,
+                        "data": {"rule_id": rule_id or None},
+                        "impact": Impact.NEGATIVE,
+                        "severity": _PRIORITY_SEVERITY[alert.priority],
+                    }
+                )
+        for (pk, reason), alert in live.items():
+            if any(c["reason"] == reason for c in wanted[pk]):
+                continue
+            alert.consecutive_clear_runs += 1
+            changed.append(alert)
+            if alert.consecutive_clear_runs < 2:
+                continue  # first clear run: bookkeeping only, no audit
+            old_status = alert.status
+            alert.status = AlertStatus.CLOSED
+            alert.closed_at = now
+            alert.close_reason = "auto_resolved"
+            entries.append(
+                {
+                    "client": pk,
+                    "action": "customers.alert.closed",
+                    "event_type": alert_timeline_type(alert.type, alert.reason),
+                    "title": f"Alert closed: {alert.reason} (auto_resolved)",
+                    "object_type": "alert",
+                    "object_id": alert.alert_id,
+                    "changes": {
+                        "status": [old_status, AlertStatus.CLOSED],
+                        "close_reason": ["", "auto_resolved"],
+                    },
+                    "data": {"reason": alert.reason, "type": alert.type},
+                    "impact": Impact.POSITIVE,
+                    "severity": Severity.INFO,
+                }
+            )
+        if changed:
+            Alert.objects.bulk_update(changed, ALERT_UPDATE_FIELDS, batch_size=500)
+        if new_alerts:
+            Alert.objects.bulk_create(new_alerts, batch_size=1000)
+    audit_and_timeline_bulk(actor=actor, entries=entries, now=now)
+    return {"entries": len(entries), "alerts_created": len(new_alerts), "alerts_changed": len(changed)}
+
+
+ALERT_UPDATE_FIELDS = [
+    "priority",
+    "due_at",
+    "evidence",
+    "occurrence_count",
+    "last_triggered_at",
+    "consecutive_clear_runs",
+    "rule_id",
+    "status",
+    "closed_at",
+    "close_reason",
+]
 
 
 def health_scoring_run(

@@ -36,3 +36,19 @@ def staff_user(django_user_model):
         )
     )
     return user
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager_by_default():
+    """Tasks run in-process unless a test drives a real worker (which switches this off itself).
+
+    With REDIS_URL set (CI) the settings turn eager mode off for real deployments; tests that only exercise
+    task logic must not depend on a worker being up.
+    """
+    from cs_project.celery import app
+
+    old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = old

@@ -31,7 +31,7 @@ def _redis_available(url: str) -> bool:
 
 
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_nightly_job_on_real_worker_matches_foreground():
     url = os.environ.get("REDIS_URL", "").strip()
     require_service(_redis_available(url), "Redis")
