@@ -1,22 +1,36 @@
 # ruff: noqa: E501  (SQL text)
-"""Health scoring benchmark against PostgreSQL (not part of the test suite).
+"""Health scoring benchmark against PostgreSQL (not part of the test suite). Issue 4, item 7.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cs_health_dev \
-        .venv/bin/python benchmarks/run.py --accounts 2000 --events 200000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cs_perf \
+        .venv/bin/python benchmarks/run.py --accounts 100000 --events 20000000
 
 Generates N accounts (``bench_…``) with contracts, invoices, one engagement entry and M usage events spread over
-90 days (``INSERT … SELECT generate_series``; random data), builds the daily roll-ups, then times
-(a) the floor: one SQL aggregate of the same events per account over the scoring window, and
-(b) a full official scoring run (set-based chunks → snapshots, churn predictions, Client cache),
-and prints both, their ratio, and the same at half size (the first N/2 accounts). ``--skip-generate`` reuses
-the data of a previous run. Randomness is allowed here (conventions: benchmarks/).
+90 days — all with ``INSERT … SELECT generate_series`` in SQL (random data) — builds the daily roll-ups with the
+set-based ``rollups.rebuild_range`` and ``VACUUM ANALYZE``s, then, for the N accounts and for the first N/2:
+
+(a) floor: one SQL aggregate of the same raw events per account over the scoring window (W + P = 60 days:
+    count, distinct users, quantity, distinct features per account). PostgreSQL may run it with its parallel
+    workers (``max_parallel_workers_per_gather``, printed) — the floor also gets the machine's cores;
+(b) full scoring run: the nightly job's unit of work, ``services.health_chunk_score`` per chunk of 500 —
+    official snapshots, churn predictions, Client cache, movers' audit/timeline, alerts HLT-03/HLT-02/HLT-07
+    raised/updated/cleared — after ``rollup_pending``; chunks are spread over ``--workers`` processes
+    (default 2 = the machine's cores; each its own DB connection, disjoint chunks), as Celery workers would.
+    It is timed twice: a first run of the day (no snapshot, no alert, empty Client cache: every alert is
+    created) and a same-day re-run (upserts, every alert re-triggered);
+
+and prints floor, scoring, their ratio, the growth N vs N/2, and p50/p99 of one ``calculate_health_score``
+call (through ``execute_tool`` in-process when the tool is registered, otherwise ``scoring.score_client``).
+``--skip-generate`` reuses the data of a previous run. Randomness is allowed here (conventions: benchmarks/).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import os
+import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,17 +42,19 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from cs_project.core.context import Actor  # noqa: E402
 from customers.models import Client  # noqa: E402
-from health.models import Feature, HealthSnapshot  # noqa: E402
-from health.rollups import local_date, rebuild_range  # noqa: E402
-from health.scoring import score_chunk  # noqa: E402
-from health.services import chunked, health_scoring_run  # noqa: E402
+from health.models import Feature  # noqa: E402
+from health.rollups import local_date, rebuild_range, rollup_pending  # noqa: E402
+from health.scoring import score_client  # noqa: E402
+from health.services import chunked, health_chunk_score, job_run_finish, job_run_start  # noqa: E402
 
 PREFIX = "bench_"
 DAYS = 90
+FLOOR_DAYS = 60  # W + P of the official 30-day lookback
 
 
 def log(msg: str) -> None:
@@ -52,10 +68,15 @@ def bench_ids() -> list[int]:
 
 
 def cleanup() -> None:
-    ids = bench_ids()
-    if not ids:
-        return
     with connection.cursor() as cur:
+        cur.execute(
+            "SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM customers_client WHERE client_id LIKE %s",
+            [PREFIX + "%"],
+        )
+        lo, hi = cur.fetchone()
+        if hi < lo:
+            return
+        cur.execute("DELETE FROM customers_timelineevent WHERE client_id BETWEEN %s AND %s", [lo, hi])
         for table in (
             "health_usageevent",
             "health_useractivitydaily",
@@ -66,17 +87,20 @@ def cleanup() -> None:
             "health_churnprediction",
             "customers_invoice",
             "customers_contract",
-            "customers_timelineevent",
             "customers_alert",
+            "customers_auditevent",
         ):
-            cur.execute(f"DELETE FROM {table} WHERE client_id = ANY(%s)", [ids])
-        cur.execute("DELETE FROM customers_auditevent WHERE client_id = ANY(%s)", [ids])
-        cur.execute("DELETE FROM customers_client WHERE id = ANY(%s)", [ids])
+            cur.execute(f"DELETE FROM {table} WHERE client_id BETWEEN %s AND %s", [lo, hi])
+        cur.execute(
+            "DELETE FROM customers_client WHERE id BETWEEN %s AND %s AND client_id LIKE %s",
+            [lo, hi, PREFIX + "%"],
+        )
 
 
 def generate(accounts: int, events: int) -> None:
     t0 = time.perf_counter()
     cleanup()
+    log(f"  cleanup {time.perf_counter() - t0:.1f}s")
     for i in range(12):
         Feature.objects.get_or_create(
             feature_key=f"bf{i}",
@@ -134,27 +158,52 @@ def generate(accounts: int, events: int) -> None:
             """,
             [lo, hi],
         )
-        cur.execute(
-            """
-            INSERT INTO health_usageevent (client_id, user_id, event_name, feature_key, occurred_at, quantity,
-                properties, source, message_id, received_at)
-            SELECT %s + (random() * (%s - 1))::int, 'u' || (random() * 25)::int, 'bench', 'bf' || (random() * 11)::int,
-                   ts, 1, '{}'::jsonb, 'mixpanel', 'bench-' || g, ts
-            FROM (SELECT g, now() - random() * interval '%s days' AS ts FROM generate_series(1, %s) g) s
-            """,
-            [lo, n, DAYS, events],
-        )
+    log(f"  accounts, contracts, invoices, timeline {time.perf_counter() - t0:.1f}s")
+    t1 = time.perf_counter()
+    step = 2_000_000  # one statement per 2M events (one transaction each)
+    for first in range(1, events + 1, step):
+        last = min(events, first + step - 1)
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO health_usageevent (client_id, user_id, event_name, feature_key, occurred_at, quantity,
+                    properties, source, message_id, received_at)
+                SELECT %s + (random() * (%s - 1))::int, 'u' || (random() * 25)::int, 'bench', 'bf' || (random() * 11)::int,
+                       ts, 1, '{}'::jsonb, 'mixpanel', 'bench-' || g, ts
+                FROM (SELECT g, now() - random() * interval '%s days' AS ts FROM generate_series(%s, %s) g) s
+                """,
+                [lo, n, DAYS, first, last],
+            )
+    log(f"  {events} usage events {time.perf_counter() - t1:.1f}s")
     log(f"generated {accounts} accounts, {events} events in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
     rebuild_range(list(range(lo, hi + 1)), today - dt.timedelta(days=DAYS), today)
+    log(
+        f"roll-ups for {DAYS + 1} days built in {time.perf_counter() - t0:.1f}s (rollups.rebuild_range, set-based)"
+    )
+    t0 = time.perf_counter()
+    connection.ensure_connection()
+    old_autocommit = connection.get_autocommit()
+    connection.set_autocommit(True)
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
-    log(f"roll-ups for {DAYS + 1} days built in {time.perf_counter() - t0:.1f}s")
+        for table in (
+            "health_usageevent",
+            "health_useractivitydaily",
+            "health_featureusagedaily",
+            "health_clientusagedaily",
+            "customers_client",
+            "customers_contract",
+            "customers_invoice",
+            "customers_timelineevent",
+        ):
+            cur.execute(f"VACUUM ANALYZE {table}")
+    connection.set_autocommit(old_autocommit)
+    log(f"VACUUM ANALYZE {time.perf_counter() - t0:.1f}s")
 
 
 def floor_query(ids: list[int], as_of: dt.date) -> float:
     """One aggregate of the raw events per account over the scoring window (the least any scorer must read)."""
-    start = dt.datetime.combine(as_of - dt.timedelta(days=59), dt.time.min, tzinfo=dt.UTC)
+    start = dt.datetime.combine(as_of - dt.timedelta(days=FLOOR_DAYS - 1), dt.time.min, tzinfo=dt.UTC)
     t0 = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute(
@@ -169,12 +218,109 @@ def floor_query(ids: list[int], as_of: dt.date) -> float:
     return time.perf_counter() - t0
 
 
-def scoring_run(ids: list[int], as_of: dt.date, chunk_size: int) -> float:
+def reset_day(ids: list[int], as_of: dt.date) -> None:
+    """State before the first run of the day: no snapshot/prediction for as_of, no alert, empty Client cache."""
+    with transaction.atomic(), connection.cursor() as cur:
+        lo, hi = min(ids), max(ids)
+        cur.execute(
+            "DELETE FROM health_healthsnapshot WHERE client_id BETWEEN %s AND %s AND as_of = %s",
+            [lo, hi, as_of],
+        )
+        cur.execute(
+            "DELETE FROM health_churnprediction WHERE client_id BETWEEN %s AND %s AND as_of = %s",
+            [lo, hi, as_of],
+        )
+        cur.execute("DELETE FROM customers_alert WHERE client_id BETWEEN %s AND %s", [lo, hi])
+        cur.execute(
+            "UPDATE customers_client SET health_score = NULL, health_trend = '', risk_level = '', health_as_of = NULL "
+            "WHERE id BETWEEN %s AND %s",
+            [lo, hi],
+        )
+
+
+def _score_chunk_in_worker(args: tuple[list[int], str]) -> dict:
+    chunk, as_of = args
+    return health_chunk_score(
+        client_ids=chunk, as_of=dt.date.fromisoformat(as_of), actor=Actor.system("benchmark")
+    )
+
+
+def scoring_run(ids: list[int], as_of: dt.date, chunk_size: int, workers: int) -> tuple[float, int, int]:
+    """The nightly job, timed end to end: JobRun, pending roll-ups, every chunk (in ``workers`` processes)."""
     t0 = time.perf_counter()
-    for chunk in chunked(ids, chunk_size):
-        with transaction.atomic():
-            score_chunk(chunk, as_of)
-    return time.perf_counter() - t0
+    run = job_run_start(job="benchmark", params={"as_of": as_of.isoformat(), "clients": len(ids)})
+    rollup_pending()
+    work = [(c, as_of.isoformat()) for c in chunked(ids, chunk_size)]
+    if workers <= 1:
+        outcomes = [_score_chunk_in_worker(w) for w in work]
+    else:
+        connections.close_all()  # children open their own connections (never share a socket over fork)
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            outcomes = list(pool.imap_unordered(_score_chunk_in_worker, work))
+    processed = sum(o["processed"] for o in outcomes)
+    failed = sum(o["failed"] for o in outcomes)
+    job_run_finish(
+        job_run_id=run.pk,
+        processed=processed,
+        failed=failed,
+        errors=[e for o in outcomes for e in o["errors"]],
+    )
+    return time.perf_counter() - t0, processed, failed
+
+
+def alert_count(ids: list[int]) -> int:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM customers_alert WHERE client_id BETWEEN %s AND %s AND status IN ('open', 'snoozed')",
+            [min(ids), max(ids)],
+        )
+        return cur.fetchone()[0]
+
+
+def tool_latency(ids: list[int], as_of: dt.date, calls: int) -> tuple[str, list[float]]:
+    """p50/p99 of calculate_health_score for one account (the registered tool if it exists)."""
+    from cs_project.core import registry
+
+    sample = random.Random(7).sample(ids, min(calls, len(ids)))
+    spec = registry.get_tool("calculate_health_score") if hasattr(registry, "get_tool") else None
+    if spec is None:
+        try:
+            import health.tools  # noqa: F401 - registers the health tools when the module exists
+
+            spec = registry.get_tool("calculate_health_score")
+        except ImportError:
+            spec = None
+    times = []
+    if spec is not None:
+        from django.contrib.auth import get_user_model
+
+        user_model = get_user_model()
+        user = user_model.objects.filter(
+            username="bench_root"
+        ).first() or user_model.objects.create_superuser(
+            "bench_root", "bench_root@example.com", "bench-root-pass-123!"
+        )
+        client_ids = dict(Client.objects.filter(id__in=sample).values_list("id", "client_id"))
+        for pk in sample:
+            t0 = time.perf_counter()
+            out = registry.execute_tool(
+                "calculate_health_score", {"client_id": client_ids[pk]}, user=user, channel="api"
+            )
+            times.append(time.perf_counter() - t0)
+            if not out.get("success", out.get("ok", True)):
+                log(f"  tool error: {str(out)[:300]}")
+                break
+        return "execute_tool('calculate_health_score', channel='api')", times
+    for pk in sample:
+        t0 = time.perf_counter()
+        score_client(pk, as_of)
+        times.append(time.perf_counter() - t0)
+    return "scoring.score_client (health/tools.py not present yet)", times
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
 def main() -> None:
@@ -184,38 +330,60 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes scoring disjoint chunks (default 2)"
+    )
+    parser.add_argument("--tool-calls", type=int, default=200)
     parser.add_argument("--skip-generate", action="store_true")
-    parser.add_argument("--full-job", action="store_true", help="Also time the whole job (alerts, JobRun).")
+    parser.add_argument("--generate-only", action="store_true")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("benchmarks/run.py needs PostgreSQL: set DATABASE_URL=postgres://…")
+    t_all = time.perf_counter()
     if not args.skip_generate:
         generate(args.accounts, args.events)
+    if args.generate_only:
+        return
     ids = bench_ids()
     as_of = local_date(timezone.now())
-    results = []
-    for label, subset in (("full", ids), ("half", ids[: len(ids) // 2])):
+    with connection.cursor() as cur:
+        cur.execute("SHOW max_parallel_workers_per_gather")
+        gather = cur.fetchone()[0]
+        cur.execute(
+            "SELECT count(*) FROM health_usageevent WHERE client_id BETWEEN %s AND %s", [min(ids), max(ids)]
+        )
+        n_events = cur.fetchone()[0]
+    log(
+        f"data: {len(ids)} accounts, {n_events} events over {DAYS} days; as_of {as_of}; chunk {args.chunk_size}; "
+        f"scoring in {args.workers} process(es); floor with max_parallel_workers_per_gather={gather}; "
+        f"cores {os.cpu_count()}"
+    )
+    results = {}
+    for label, subset in (("N", ids), ("N/2", ids[: len(ids) // 2])):
         floor_query(subset, as_of)  # warm the cache once
         floor = min(floor_query(subset, as_of) for _ in range(3))
-        HealthSnapshot.objects.filter(client_id__in=subset, as_of=as_of).delete()
-        score = scoring_run(subset, as_of, args.chunk_size)
-        rescore = scoring_run(subset, as_of, args.chunk_size)  # same-day re-run (upsert path)
-        results.append((label, len(subset), floor, score, rescore))
+        reset_day(subset, as_of)
+        first, processed, failed = scoring_run(subset, as_of, args.chunk_size, args.workers)
+        alerts = alert_count(subset)
+        rerun, _, _ = scoring_run(subset, as_of, args.chunk_size, args.workers)
+        results[label] = (len(subset), floor, first, rerun)
         log(
-            f"[{label}] accounts={len(subset)} floor={floor:.3f}s scoring={score:.3f}s rescoring={rescore:.3f}s "
-            f"ratio={score / floor:.1f}x per-account={1000 * score / max(1, len(subset)):.2f}ms"
+            f"[{label}] accounts={len(subset)} floor={floor:.2f}s scoring(first run of the day)={first:.2f}s "
+            f"ratio={first / floor:.2f}x | same-day re-run={rerun:.2f}s ratio={rerun / floor:.2f}x | "
+            f"{1000 * first * args.workers / max(1, len(subset)):.3f} ms/account/process, "
+            f"{processed} ok, {failed} failed, {alerts} live alerts"
         )
-    (_, n_full, f_full, s_full, _), (_, n_half, f_half, s_half, _) = results
+    (n_full, f_full, s_full, r_full), (n_half, f_half, s_half, r_half) = results["N"], results["N/2"]
     log(
-        f"scaling full/half: floor {f_full / f_half:.2f}x, scoring {s_full / s_half:.2f}x "
-        f"(accounts {n_full / max(1, n_half):.2f}x)"
+        f"growth N/(N/2) ({n_full / max(1, n_half):.2f}x accounts): floor {f_full / f_half:.2f}x, "
+        f"scoring {s_full / s_half:.2f}x, re-run {r_full / r_half:.2f}x"
     )
-    if args.full_job:
-        t0 = time.perf_counter()
-        run = health_scoring_run(as_of=as_of, client_ids=ids, chunk_size=args.chunk_size, job="benchmark")
-        log(
-            f"[job] full nightly job incl. alerts: {time.perf_counter() - t0:.3f}s ({run.processed} ok, {run.failed} failed)"
-        )
+    how, times = tool_latency(ids, as_of, args.tool_calls)
+    log(
+        f"calculate_health_score via {how}: {len(times)} calls, p50={1000 * statistics.median(times):.1f}ms "
+        f"p99={1000 * pct(times, 99):.1f}ms"
+    )
+    log(f"benchmark total {time.perf_counter() - t_all:.0f}s")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ and returns ``{model label: rows written}``.
 """
 
 import datetime as dt
+import json
 import math
 from decimal import Decimal
 
@@ -142,7 +143,7 @@ def usage(cmd, accounts) -> dict[str, int]:
                             key,
                             base + dt.timedelta(minutes=3 * offset),
                             Decimal(1),
-                            '{"session_id": "%s"}' % session
+                            json.dumps({"session_id": session})
                             if connection.vendor == "postgresql"
                             else {"session_id": session},
                             "api",

@@ -203,12 +203,12 @@ class Contract(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.client_id}"
+
     @property
     def contract_id(self) -> str | None:
         return format_seq_id("CNT", self.pk)
-
-    def __str__(self) -> str:
-        return f"{self.contract_id} {self.client_id}"
 
 
 class Invoice(models.Model):
@@ -235,12 +235,12 @@ class Invoice(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.amount} {self.currency}"
+
     @property
     def invoice_id(self) -> str | None:
         return format_seq_id("INV", self.pk)
-
-    def __str__(self) -> str:
-        return f"{self.invoice_id} {self.amount} {self.currency}"
 
 
 class ArrMovement(models.Model):

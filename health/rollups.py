@@ -167,7 +167,7 @@ RANGE_CHUNK_CLIENTS = 2000
 
 
 def rebuild_range(client_ids: list[int], start: dt.date, end: dt.date) -> int:
-    """Rebuild every date of [start, end] for the clients (benchmarks, seeding, repairs). Returns dates rebuilt.
+    """Rebuild every date of [start, end] for the clients (benchmarks, seeding, repairs); returns the days.
 
     PostgreSQL, set-based: per chunk of clients, one DELETE per roll-up table for the whole range, then one
     ``INSERT … SELECT … GROUP BY client, user|feature, local date`` per table over the range (ClientUsageDaily

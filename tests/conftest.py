@@ -30,8 +30,15 @@ def staff_user(django_user_model):
     user.user_permissions.set(
         Permission.objects.filter(
             content_type__app_label__in=[
-                "customers", "health", "onboarding", "retention", "communication", "support", "expansion",
-                "feedback", "core",
+                "customers",
+                "health",
+                "onboarding",
+                "retention",
+                "communication",
+                "support",
+                "expansion",
+                "feedback",
+                "core",
             ]
         )
     )

@@ -16,12 +16,24 @@ pytestmark = pytest.mark.django_db
 
 CHANGELIST_MAX_QUERIES = 20
 CHANGE_PAGE_MAX_QUERIES = 40
-OUR_APPS = {"customers", "health", "onboarding", "retention", "communication", "support", "expansion", "feedback", "core"}
+OUR_APPS = {
+    "customers",
+    "health",
+    "onboarding",
+    "retention",
+    "communication",
+    "support",
+    "expansion",
+    "feedback",
+    "core",
+}
 
 
 @pytest.fixture
 def seeded_admin_client(client, superuser):
-    call_command("seed_demo", accounts=40, days=14, seed=5, as_of=dt.date(2026, 11, 20), quiet=True, no_score=True)
+    call_command(
+        "seed_demo", accounts=40, days=14, seed=5, as_of=dt.date(2026, 11, 20), quiet=True, no_score=True
+    )
     client.force_login(superuser)
     return client
 

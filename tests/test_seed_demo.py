@@ -25,15 +25,31 @@ def _fingerprint():
     return {
         "clients": list(
             Client.objects.order_by("client_id").values_list(
-                "client_id", "client_name", "tier", "lifecycle_stage", "status", "contract_value", "contract_end_date"
+                "client_id",
+                "client_name",
+                "tier",
+                "lifecycle_stage",
+                "status",
+                "contract_value",
+                "contract_end_date",
             )
         ),
         "events": list(
-            UsageEvent.objects.values("client__client_id").annotate(n=Count("id")).order_by("client__client_id")
+            UsageEvent.objects.values("client__client_id")
+            .annotate(n=Count("id"))
+            .order_by("client__client_id")
             .values_list("client__client_id", "n")
         ),
-        "tickets": list(Ticket.objects.order_by("client__client_id", "created_at").values_list("client__client_id", "priority", "created_at")),
-        "nps": list(SurveyResponse.objects.order_by("client__client_id", "respondent_email", "survey_type").values_list("client__client_id", "survey_type", "score")),
+        "tickets": list(
+            Ticket.objects.order_by("client__client_id", "created_at").values_list(
+                "client__client_id", "priority", "created_at"
+            )
+        ),
+        "nps": list(
+            SurveyResponse.objects.order_by(
+                "client__client_id", "respondent_email", "survey_type"
+            ).values_list("client__client_id", "survey_type", "score")
+        ),
     }
 
 
@@ -49,7 +65,9 @@ def test_seed_demo_builds_a_linked_world():
     assert LifecycleStageHistory.objects.filter(exited_at__isnull=True).count() == 60
     assert Invoice.objects.count() > 0
     # renewal dates spread over the coming year for live accounts
-    live_ends = clients.exclude(lifecycle_stage=LifecycleStage.CHURNED).values_list("contract_end_date", flat=True)
+    live_ends = clients.exclude(lifecycle_stage=LifecycleStage.CHURNED).values_list(
+        "contract_end_date", flat=True
+    )
     assert min(live_ends) > AS_OF and max(live_ends) <= AS_OF + dt.timedelta(days=366)
     # usage events are rolled up: the daily roll-up totals equal the raw events
     assert UsageEvent.objects.count() > 1000

@@ -18,7 +18,11 @@ GOOD_ENV = {
 
 
 def _manage(*args, env_overrides, drop=()):
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "CS_FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS", "DEBUG", "CS_PROFILE"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "CS_FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS", "DEBUG", "CS_PROFILE"}
+    }
     env.update(env_overrides)
     for key in drop:
         env.pop(key, None)
