@@ -160,7 +160,7 @@ def generate(accounts: int, events: int) -> None:
         )
     log(f"  accounts, contracts, invoices, timeline {time.perf_counter() - t0:.1f}s")
     t1 = time.perf_counter()
-    step = 2_000_000  # one statement per 2M events (one transaction each)
+    step = 2_000_000  # one statement per 2M events (one transaction each), in time order like ingestion
     for first in range(1, events + 1, step):
         last = min(events, first + step - 1)
         with transaction.atomic(), connection.cursor() as cur:
@@ -170,9 +170,10 @@ def generate(accounts: int, events: int) -> None:
                     properties, source, message_id, received_at)
                 SELECT %s + (random() * (%s - 1))::int, 'u' || (random() * 25)::int, 'bench', 'bf' || (random() * 11)::int,
                        ts, 1, '{}'::jsonb, 'mixpanel', 'bench-' || g, ts
-                FROM (SELECT g, now() - random() * interval '%s days' AS ts FROM generate_series(%s, %s) g) s
+                FROM (SELECT g, now() - interval '%s days' * (1 - (g - random()) / %s) AS ts
+                      FROM generate_series(%s, %s) g) s
                 """,
-                [lo, n, DAYS, first, last],
+                [lo, n, DAYS, events, first, last],
             )
     log(f"  {events} usage events {time.perf_counter() - t1:.1f}s")
     log(f"generated {accounts} accounts, {events} events in {time.perf_counter() - t0:.1f}s")

@@ -313,11 +313,19 @@ class Window:
         self.w_start_at = day_bounds(self.w_start)[0]
 
 
+_TIER_RANKS: dict[str, int] = {}
+
+
 def _tier_rank(tier: str) -> int:
-    try:
-        return Tier.rank(tier)
-    except ValueError:
-        return 0
+    """Tier.rank (0 when unknown), memoised: it is called per client and per core feature."""
+    rank = _TIER_RANKS.get(tier)
+    if rank is None:
+        try:
+            rank = Tier.rank(tier)
+        except ValueError:
+            rank = 0
+        _TIER_RANKS[tier] = rank
+    return rank
 
 
 def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
@@ -325,15 +333,31 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     ids = list(client_ids)
     out: dict[str, Any] = {}
 
+    # W + P only (not the whole history); "any usage ever" is looked up separately, and only for the clients
+    # without an event day in W + P — two queries for any chunk, reading no older roll-up row than needed.
     out["usage"] = {
         r["client_id"]: r
-        for r in ClientUsageDaily.objects.filter(client_id__in=ids, date__lte=win.as_of)
+        for r in ClientUsageDaily.objects.filter(
+            client_id__in=ids, date__gte=win.p_start, date__lte=win.as_of
+        )
         .values("client_id")
         .annotate(
             days_with_events=Count("id", filter=Q(events__gt=0)),
             aud_w=Sum("active_users", filter=Q(date__gte=win.w_start)),
-            aud_p=Sum("active_users", filter=Q(date__gte=win.p_start, date__lt=win.w_start)),
+            aud_p=Sum("active_users", filter=Q(date__lt=win.w_start)),
         )
+    }
+    quiet = [cid for cid in ids if not (out["usage"].get(cid) or {}).get("days_with_events")]
+    older = set(
+        ClientUsageDaily.objects.filter(client_id__in=quiet, date__lt=win.p_start, events__gt=0)
+        .order_by()
+        .values_list("client_id", flat=True)
+        .distinct()
+        if quiet
+        else ()
+    )
+    out["has_usage_history"] = {
+        cid for cid in ids if cid in older or (out["usage"].get(cid) or {}).get("days_with_events")
     }
     out["mau"] = dict(
         UserActivityDaily.objects.filter(
@@ -361,6 +385,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
                 feature_key__in=counting_core,
                 events__gt=0,
             )
+            .order_by()
             .values_list("client_id", "feature_key")
             .distinct()
         ):
@@ -570,6 +595,14 @@ def validate_weights(weights: dict[str, Any]) -> dict[str, float]:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def _available_core(data: dict, rank: int) -> frozenset[str]:
+    """Core features available to a tier rank (memoised in the chunk's data)."""
+    memo = data.setdefault("_core_by_rank", {})
+    if rank not in memo:
+        memo[rank] = frozenset(k for k, min_tier, _ in data["core_features"] if _tier_rank(min_tier) <= rank)
+    return memo[rank]
+
+
 def _component_inputs(client: dict, data: dict, win: Window) -> tuple[dict, dict, list[dict]]:
     cid = client["id"]
     scores: dict[str, float | None] = {}
@@ -578,10 +611,9 @@ def _component_inputs(client: dict, data: dict, win: Window) -> tuple[dict, dict
 
     usage_row = data["usage"].get(cid) or {}
     contract = data["contracts"].get(cid)
-    rank = _tier_rank(client["tier"])
-    available_core = {k for k, min_tier, _ in data["core_features"] if _tier_rank(min_tier) <= rank}
+    available_core = _available_core(data, _tier_rank(client["tier"]))
     score, inp, g = usage_score(
-        has_history=bool(usage_row.get("days_with_events")),
+        has_history=cid in data["has_usage_history"],
         mau=data["mau"].get(cid, 0),
         seats=contract["included_users"] if contract else None,
         core_used=len(data["core_used"].get(cid, set()) & available_core),

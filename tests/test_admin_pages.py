@@ -86,3 +86,21 @@ def test_admin_requires_staff_login(client, django_user_model):
     user = django_user_model.objects.create_user("plain", password="plain-pass-123!")
     client.force_login(user)
     assert client.get("/admin/customers/client/").status_code == 302
+
+
+def test_client_page_shows_health_chart_and_explanation_link(client, superuser):
+    import datetime as dt
+
+    from health.scoring import score_client
+    from tests.customers.factories import ClientFactory
+
+    acme = ClientFactory(client_id="acme")
+    score_client("acme", as_of=dt.date(2026, 11, 1))
+    score_client("acme", as_of=dt.date.today())
+    client.force_login(superuser)
+    page = client.get(reverse("admin:customers_client_change", args=[acme.pk])).content.decode()
+    assert "<svg" in page
+    assert "Health history" in page
+    history = client.get(f"/admin/health/healthsnapshot/client/{acme.pk}/")
+    assert history.status_code == 200
+    assert "<svg" in history.content.decode()

@@ -3,11 +3,12 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
 from cs_project.celery import app
 from customers.models import Alert, Client, JobRun, TimelineEvent
-from health import tasks
+from health import scoring, tasks
 from health.models import HealthSnapshot
 from health.services import beat_schedules_install, usage_drop_candidates
 from tests.customers.factories import ClientFactory
@@ -145,3 +146,103 @@ def test_beat_schedule_installed_idempotently():
         "2",
         "0",
     )
+
+
+def _low_client(client_id):
+    """History without recent activity and an overdue invoice → 35 (critical), churn 0.65 (high)."""
+    from customers.models import Invoice
+    from health.models import Feature
+    from tests.health.factories import FeatureFactory
+
+    if not Feature.objects.filter(feature_key="core1").exists():
+        FeatureFactory(feature_key="core1", is_core=True)  # U2 computable (0 of 1 used)
+    low = ClientFactory(client_id=client_id)
+    for i in range(10):
+        client_day(low, AS_OF - dt.timedelta(days=40 + i), active_users=0, events=2)
+    Invoice.objects.create(
+        client=low, amount=5, issued_on=AS_OF - dt.timedelta(days=90), due_date=AS_OF - dt.timedelta(days=60)
+    )
+    return low
+
+
+def _alert_trace(client):
+    from customers.models import AuditEvent
+
+    alerts = sorted(
+        Alert.objects.filter(client=client).values_list(
+            "reason",
+            "priority",
+            "status",
+            "occurrence_count",
+            "consecutive_clear_runs",
+            "close_reason",
+            "rule_id",
+        )
+    )
+    audit = sorted(
+        AuditEvent.objects.filter(client=client)
+        .values_list("action", "object_type", "changes", "data")
+        .order_by("id"),
+        key=repr,
+    )
+    timeline = sorted(
+        TimelineEvent.objects.filter(client=client, audit_event__isnull=False).values_list(
+            "event_type", "title", "impact", "severity", "source_type"
+        )
+    )
+    return alerts, [(a, o, sorted(c), sorted(d)) for a, o, c, d in audit], timeline
+
+
+def test_bulk_side_effects_match_per_client_path_and_keep_the_audit_chain():
+    """Raise (run 1), re-trigger (run 2), clear twice → auto-closed: the set-based chunk path writes the same
+    alerts, audit events and timeline entries as alert_raise / alert_condition_cleared client by client."""
+    from cs_project.core.context import Actor
+    from cs_project.core.management.commands.verify_audit_log import verify_chain
+    from health import services
+
+    bulk, single = _low_client("bulk"), _low_client("single")
+    actor = Actor.system("nightly_health_scoring")
+
+    def healthy(result):
+        return {
+            **result,
+            "health_score": 90,
+            "risk_level": "low",
+            "trend": "stable",
+            "churn": {**result["churn"], "risk_level": "low", "probability": 0.1},
+        }
+
+    for step in range(4):
+        results = scoring.score_chunk([bulk.pk, single.pk], AS_OF)
+        if step >= 2:  # the condition no longer holds
+            results = {pk: healthy(r) for pk, r in results.items()}
+        with transaction.atomic():
+            services.health_side_effects_bulk(results=[results[bulk.pk]], actor=actor)
+        assert services._side_effects_one_by_one([results[single.pk]], actor=actor, raise_alerts=True) == []
+        b, s = _alert_trace(bulk), _alert_trace(single)
+        assert b == s, step
+    alerts = dict(Alert.objects.filter(client=bulk).values_list("reason", "status"))
+    assert alerts == {"health_below_threshold": "closed", "churn_risk_high": "closed"}
+    assert Alert.objects.get(client=bulk, reason="health_below_threshold").occurrence_count == 2
+    count, broken, reason = verify_chain()
+    assert broken is None and count > 0, reason
+
+
+def test_chunk_side_effects_query_count_is_constant():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cs_project.core.context import Actor
+    from health import services
+
+    small = [_low_client(f"s{i}").pk for i in range(2)]
+    large = [_low_client(f"l{i}").pk for i in range(8)]
+    actor = Actor.system("nightly_health_scoring")
+    counts = []
+    for ids in (small, large):
+        with CaptureQueriesContext(connection) as ctx:
+            out = services.health_chunk_score(client_ids=ids, as_of=AS_OF, actor=actor)
+        assert out["failed"] == 0 and not out["errors"]
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+    assert Alert.objects.filter(client_id__in=large, status="open").count() == 16
