@@ -402,8 +402,7 @@ GENERATORS = [
 
 def score_all(cmd) -> None:
     """Score every active account for the as-of day with the same job the nightly schedule runs."""
-    try:
-        from health.scoring import score_portfolio
-    except ImportError:
-        return
-    score_portfolio(as_of=cmd.as_of, progress=not cmd.quiet)
+    from cs_project.core.context import Actor
+    from health.services import health_scoring_run
+
+    health_scoring_run(as_of=cmd.as_of, actor=Actor.system("seed_demo"))

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.management import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -436,6 +437,11 @@ class Command(BaseCommand):
                 )
             )
         self.counts["customers.Contact"] = self.bulk(Contact, contacts)
+        primary = Contact.objects.filter(client=OuterRef("pk"), is_primary=True)
+        Client.objects.filter(pk__in=[a.pk for a in accounts]).update(
+            primary_contact_email=Subquery(primary.values("email")[:1]),
+            primary_contact_name=Subquery(primary.values("name")[:1]),
+        )
         self.counts["customers.Contract"] = self.bulk(Contract, contracts)
         self.counts["customers.ArrMovement"] = self.bulk(ArrMovement, movements)
         self.counts["customers.LifecycleStageHistory"] = self.bulk(LifecycleStageHistory, history)
