@@ -936,8 +936,8 @@ def health_score_calculate(
         )
         gaps = list(result["data_gaps"])
         persisted = result["persisted"]
+        reasons = []
         if not persisted:
-            reasons = []
             if weights is not None:
                 reasons.append("custom weights")
             if lookback_period_days != 30:
@@ -1000,7 +1000,7 @@ def health_score_calculate(
                 )
             elif alert_events:
                 audit_event = alert_events[0]
-    return _score_payload(
+    payload = _score_payload(
         client=client,
         result=result,
         churn=churn,
@@ -1012,6 +1012,12 @@ def health_score_calculate(
         automated_alerts=automated_alerts,
         audit_event=audit_event,
     )
+    payload["message"] = (
+        f"Official snapshot for {as_of.isoformat()} stored."
+        if result["persisted"]
+        else f"Preview ({', '.join(reasons)}): nothing stored."
+    )
+    return payload
 
 
 def _apply_alerts(result: dict, actor: Actor, threshold: float, as_of: dt.date) -> tuple[list[dict], list]:
@@ -2225,7 +2231,7 @@ def feature_adoption(
     stickiness: dict[str, float | None] = {}
     if m0 >= raw_retention_cutoff():
         dau = Counter()
-        for cid, key, day, _ev, au in fud:
+        for _cid, key, day, _ev, au in fud:
             if day >= m0:
                 dau[key] += au
         mau = Counter()

@@ -54,8 +54,11 @@ def rules() -> dict[str, Any]:
     return settings.CS_RULES
 
 
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}
+
+
 def round_half_up(value: float, places: int = 0) -> float:
-    q = Decimal(1).scaleb(-places)
+    q = _QUANTA.get(places) or Decimal(1).scaleb(-places)
     return float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
 
 

@@ -709,8 +709,9 @@ def _persist(
                     is_active=True,
                 )
             )
-    # segments of this set no longer wanted (below min size or gone): deactivate, members leave
-    retire = [s.pk for k, s in existing.items() if k not in wanted and s.is_active and k in all_keys]
+    # segments of this set no longer wanted (below min size, or a key that vanished): deactivate, members leave
+    owned = {k for k, s in existing.items() if k in all_keys or s.segmentation_id == segmentation_id}
+    retire = [existing[k].pk for k in owned if k not in wanted and existing[k].is_active]
     if to_upsert:
         Segment.objects.bulk_create(
             to_upsert,
@@ -723,7 +724,7 @@ def _persist(
     seg_rows = {
         s["key"]: s
         for s in Segment.objects.filter(
-            segmentation_type=segmentation_type, key__in=list(wanted | set(all_keys))
+            segmentation_type=segmentation_type, key__in=list(wanted | owned)
         ).values("pk", "key", "segment_id")
     }
     seg_pk_key = {v["pk"]: k for k, v in seg_rows.items()}

@@ -27,7 +27,9 @@ def track_usage_engagement(
     *,
     client_id: ClientId,
     period_start: Annotated[dt.date, Field(description="First day of the period (YYYY-MM-DD)")],
-    period_end: Annotated[dt.date, Field(description="Last day of the period; after the start, span ≤ 365 days")],
+    period_end: Annotated[
+        dt.date, Field(description="Last day of the period; after the start, span ≤ 365 days")
+    ],
     granularity: Annotated[
         Literal["hourly", "daily", "weekly", "monthly"],
         Field(description="Series granularity; hourly needs a span ≤ 7 days inside raw retention"),
@@ -73,7 +75,9 @@ def calculate_health_score(
     ] = None,
     lookback_period_days: Annotated[int, Field(ge=1, le=365, description="Window W in days")] = 30,
     include_predictions: Annotated[bool, Field(description="Churn prediction and projected scores")] = True,
-    risk_threshold: Annotated[float, Field(ge=0, le=100, description="Health below this raises an alert")] = 60.0,
+    risk_threshold: Annotated[
+        float, Field(ge=0, le=100, description="Health below this raises an alert")
+    ] = 60.0,
 ) -> dict[str, Any]:
     """Compute the weighted health score with explanation, risk and churn prediction; store the daily snapshot."""
     return analytics.health_score_calculate(
@@ -99,7 +103,9 @@ def calculate_health_score(
 def segment_customers(
     ctx: ToolContext,
     *,
-    segmentation_type: Annotated[enum_of(SegmentationType), Field(description="Segmentation type (RULES §6.2)")],
+    segmentation_type: Annotated[
+        enum_of(SegmentationType), Field(description="Segmentation type (RULES §6.2)")
+    ],
     criteria: Annotated[
         dict[str, Any],
         Field(description="{} allowed; segments (custom: [{name, filter}]), population_filter (FILTER)"),
@@ -128,7 +134,9 @@ def track_feature_adoption(
         str | None, Field(max_length=100, description="A catalogued feature_key; null = all active features")
     ] = None,
     time_period_days: Annotated[int, Field(ge=1, le=365, description="Window in days")] = 90,
-    adoption_threshold: Annotated[float, Field(ge=0, le=1, description="Underutilised below this rate")] = 0.2,
+    adoption_threshold: Annotated[
+        float, Field(ge=0, le=1, description="Underutilised below this rate")
+    ] = 0.2,
     include_user_personas: Annotated[bool, Field(description="User cohorts")] = True,
     optimization_recommendations: Annotated[bool, Field(description="ADP findings")] = True,
 ) -> dict[str, Any]:
@@ -284,7 +292,9 @@ def analyze_health_trends(
     *,
     client_id: OptionalClientId = None,
     lookback_days: Annotated[int, Field(ge=7, le=730, description="Lookback in days")] = 90,
-    granularity: Annotated[Literal["daily", "weekly", "monthly"], Field(description="Bucket size")] = "weekly",
+    granularity: Annotated[
+        Literal["daily", "weekly", "monthly"], Field(description="Bucket size")
+    ] = "weekly",
     include_forecast: Annotated[bool, Field(description="OLS forecast (≥ 6 buckets)")] = True,
     forecast_periods: Annotated[int, Field(ge=1, le=12, description="Buckets to forecast")] = 4,
     segment_by: Annotated[
@@ -313,7 +323,8 @@ def generate_health_reports(
         Literal["portfolio", "account", "at_risk", "movers"], Field(description="Report type")
     ] = "portfolio",
     client_id: Annotated[
-        str | None, Field(pattern=CLIENT_ID_PATTERN, description="Required for account, not allowed otherwise")
+        str | None,
+        Field(pattern=CLIENT_ID_PATTERN, description="Required for account, not allowed otherwise"),
     ] = None,
     period: Annotated[Literal["7d", "30d", "90d", "qtd", "ytd"], Field(description="Period")] = "30d",
     format: Annotated[Literal["json", "markdown", "csv"], Field(description="Output format")] = "json",  # noqa: A002

@@ -35,14 +35,20 @@ def at(day: dt.date, hour: int = 10) -> dt.datetime:
 
 def engagement(client, day: dt.date):
     return TimelineEvent.objects.create(
-        client=client, occurred_at=at(day), event_type="communication", title="Call", counts_as_engagement=True
+        client=client,
+        occurred_at=at(day),
+        event_type="communication",
+        title="Call",
+        counts_as_engagement=True,
     )
 
 
 def snapshot(client, day: dt.date, score: int | None, **components):
     from health.scoring import risk_band
 
-    values = {f"{c}_score": components.get(c) for c in ("usage", "engagement", "support", "satisfaction", "payment")}
+    values = {
+        f"{c}_score": components.get(c) for c in ("usage", "engagement", "support", "satisfaction", "payment")
+    }
     return HealthSnapshot.objects.create(
         client=client,
         as_of=day,
@@ -50,6 +56,12 @@ def snapshot(client, day: dt.date, score: int | None, **components):
         risk_level=risk_band(score) or None,
         calculated_at=at(day),
         weights={"usage": 0.35, "engagement": 0.25, "support": 0.15, "satisfaction": 0.15, "payment": 0.10},
-        effective_weights={"usage": 0.35, "engagement": 0.25, "support": 0.15, "satisfaction": 0.15, "payment": 0.10},
+        effective_weights={
+            "usage": 0.35,
+            "engagement": 0.25,
+            "support": 0.15,
+            "satisfaction": 0.15,
+            "payment": 0.10,
+        },
         **values,
     )

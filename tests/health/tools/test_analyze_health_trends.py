@@ -21,14 +21,27 @@ def test_client_daily_series_and_forecast(call, T):
     f = out["forecast"]
     assert f["method"] == "ols_linear" and f["n_points"] == 7 and f["r2"] == 1.0
     assert [(p["score"], p["lower"], p["upper"]) for p in f["points"]] == [
-        (74.0, 74.0, 74.0), (76.0, 76.0, 76.0), (78.0, 78.0, 78.0), (80.0, 80.0, 80.0)
+        (74.0, 74.0, 74.0),
+        (76.0, 76.0, 76.0),
+        (78.0, 78.0, 78.0),
+        (80.0, 80.0, 80.0),
     ]
     assert f["points"][0]["bucket_start"] == days_ago(-1).isoformat()
-    assert out["component_trends"]["usage"] == {"start": 50.0, "end": 62.0, "change": 12.0, "direction": "improving"}
+    assert out["component_trends"]["usage"] == {
+        "start": 50.0,
+        "end": 62.0,
+        "change": 12.0,
+        "direction": "improving",
+    }
     assert out["component_trends"]["engagement"]["direction"] == "stable"
     assert out["band_migrations"] == {"high->medium": 1}
     assert out["movers"] is None
-    assert out["summary"] == {"start_value": 60.0, "end_value": 72.0, "change": 12.0, "direction": "improving"}
+    assert out["summary"] == {
+        "start_value": 60.0,
+        "end_value": 72.0,
+        "change": 12.0,
+        "direction": "improving",
+    }
 
 
 def test_portfolio_movers_and_migrations(call, T):
@@ -43,7 +56,9 @@ def test_portfolio_movers_and_migrations(call, T):
     out = call("analyze_health_trends", lookback_days=7, granularity="daily", segment_by="tier")
     assert out["status"] == "success", out
     assert [(x["avg_score"], x["median_score"], x["clients_scored"]) for x in out["series"]] == [
-        (65.0, 65.0, 2), (58.0, 58.0, 1), (65.0, 65.0, 2)
+        (65.0, 65.0, 2),
+        (58.0, 58.0, 1),
+        (65.0, 65.0, 2),
     ]
     assert out["series"][0]["band_distribution"] == {"low": 0, "medium": 1, "high": 1, "critical": 0}
     assert out["band_migrations"] == {"medium->low": 1, "high->high": 1}
@@ -77,3 +92,15 @@ def test_validation(call, db, args, field, code):
     ClientFactory(client_id="acme")
     out = call("analyze_health_trends", **args)
     assert (out["status"], out["error"]["code"], out["error"]["field"]) == ("failed", code, field)
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_portfolio_query_count_does_not_grow(call, T, size, django_assert_max_num_queries):
+    for i in range(size):
+        c = ClientFactory(tier="starter" if i % 2 else "enterprise")
+        for n in range(0, 21, 3):
+            snapshot(c, days_ago(n), 40 + (i + n) % 50, usage=50)
+    with django_assert_max_num_queries(5):
+        out = call("analyze_health_trends", lookback_days=21, granularity="daily", segment_by="tier")
+    assert out["status"] == "success", out
+    assert out["series"][-1]["clients_scored"] == size

@@ -63,7 +63,11 @@ def test_official_snapshot_known_answer(world, call, T):
     assert out["churn_prediction"]["risk_level"] == "medium"
     assert out["churn_prediction"]["method"] == "churn-heuristic-v1"
     assert out["health_trend"] is None  # no snapshot 7–14 days back
-    assert {g["reason"] for g in out["data_gaps"]} >= {"no_survey_responses", "no_invoices", "insufficient_history"}
+    assert {g["reason"] for g in out["data_gaps"]} >= {
+        "no_survey_responses",
+        "no_invoices",
+        "insufficient_history",
+    }
     assert out["historical_scores"] == [{"as_of": T.isoformat(), "score": 74, "risk_level": "medium"}]
     assert out["predicted_scores"] is None
     assert out["contributing_factors"]["positive_factors"] == [
@@ -74,7 +78,9 @@ def test_official_snapshot_known_answer(world, call, T):
     rule_ids = [f["rule_id"] for f in out["recommended_actions"]]
     assert rule_ids == ["HLT-06", "HLT-01", "HLT-05", "HLT-05"]  # HLT-06 gain 13.83 → high
     assert [f["rule_id"] for f in out["improvement_opportunities"]] == ["HLT-06"]
-    assert out["improvement_opportunities"][0]["evidence"]["potential_gain"] == 13.83  # (85 − 55.357) × 0.4667
+    assert (
+        out["improvement_opportunities"][0]["evidence"]["potential_gain"] == 13.83
+    )  # (85 − 55.357) × 0.4667
     assert out["automated_alerts"] == []
     # stored: one snapshot, client cache, churn prediction, audit + timeline
     snap = HealthSnapshot.objects.get(client=world)
@@ -109,6 +115,7 @@ def test_custom_weights_are_a_preview(world, call):
     assert out["status"] == "success", out
     assert out["persisted"] is False
     assert out["current_health_score"] == 70  # 0.5 · 55.357 + 0.5 · 85 = 70.18
+    assert out["message"] == "Preview (custom weights): nothing stored."
     assert out["audit_event_id"] is None
     assert HealthSnapshot.objects.count() == 0
     assert AuditEvent.objects.filter(action="health.snapshot.calculated").count() == 0
@@ -133,7 +140,9 @@ def test_inactive_client_is_a_preview(world, call):
 def test_risk_threshold_raises_alert(world, call):
     out = call("calculate_health_score", client_id="acme", risk_threshold=80)
     alerts = out["automated_alerts"]
-    assert [(a["reason"], a["priority"], a["created"]) for a in alerts] == [("health_below_threshold", "high", True)]
+    assert [(a["reason"], a["priority"], a["created"]) for a in alerts] == [
+        ("health_below_threshold", "high", True)
+    ]
     assert Alert.objects.get(client=world, reason="health_below_threshold").rule_id == "HLT-03"
     hlt03 = [f for f in out["recommended_actions"] if f["rule_id"] == "HLT-03"]
     assert hlt03[0]["evidence"] == {"health_score": 74, "threshold": 80.0}
@@ -181,3 +190,16 @@ def test_validation_errors(world, call, args, field):
 def test_unknown_client(call, db):
     out = call("calculate_health_score", client_id="nobody")
     assert out["error"] == {"code": "NOT_FOUND", "message": out["error"]["message"], "field": "client_id"}
+
+
+def test_not_enough_data_gives_null_score(call, T, db):
+    ClientFactory(client_id="blank")
+    out = call("calculate_health_score", client_id="blank")
+    assert out["status"] == "success", out
+    assert out["current_health_score"] is None and out["risk_level"] is None
+    assert out["component_scores"]["support"] == 100.0  # the only available component (coverage 0.15)
+    assert out["churn_prediction"]["probability"] is None
+    assert any(
+        g["field"] == "current_health_score" and g["reason"] == "not_enough_data" for g in out["data_gaps"]
+    )
+    assert HealthSnapshot.objects.get(client__client_id="blank").health_score is None

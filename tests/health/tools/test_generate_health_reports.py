@@ -28,8 +28,13 @@ def world(T):
         snapshot(c, T, s1, usage=s1 if c != c3 else None, engagement=60, support=100)
     for c, p, lvl in ((c2, 0.42, "medium"), (c3, 0.55, "high")):
         ChurnPrediction.objects.create(
-            client=c, as_of=T, probability=p, risk_level=lvl, method="churn-heuristic-v1",
-            drivers=[{"component": "usage", "risk_contribution": 20.0}], created_at=c.created_at,
+            client=c,
+            as_of=T,
+            probability=p,
+            risk_level=lvl,
+            method="churn-heuristic-v1",
+            drivers=[{"component": "usage", "risk_contribution": 20.0}],
+            created_at=c.created_at,
         )
     AlertFactory(client=c2, reason="health_below_threshold", priority="high")
     return c1, c2, c3
@@ -47,9 +52,19 @@ def test_portfolio_json(world, call, T):
         "arr_at_risk": 70000.0,  # c2 high + c3 critical
     }
     content = out["content"]
-    assert content["band_distribution"]["now"] == {"low": 1, "medium": 0, "high": 1, "critical": 1, "not_scored": 1}
+    assert content["band_distribution"]["now"] == {
+        "low": 1,
+        "medium": 0,
+        "high": 1,
+        "critical": 1,
+        "not_scored": 1,
+    }
     assert content["band_distribution"]["period_start"] == {
-        "low": 0, "medium": 2, "high": 0, "critical": 1, "not_scored": 1
+        "low": 0,
+        "medium": 2,
+        "high": 0,
+        "critical": 1,
+        "not_scored": 1,
     }
     assert content["arr_by_band"]["low"] == 100000.0
     assert [x["client_id"] for x in content["top_movers"]["improving"]] == ["c1", "c3"]
@@ -97,7 +112,15 @@ def test_account_report(world, call):
     out = call("generate_health_reports", report_type="account", client_id="c2", format="csv")
     assert out["status"] == "success", out
     rows = list(csv.reader(io.StringIO(out["content"])))
-    assert rows[0] == ["component", "score", "base_weight", "effective_weight", "contribution", "start_score", "change"]
+    assert rows[0] == [
+        "component",
+        "score",
+        "base_weight",
+        "effective_weight",
+        "contribution",
+        "start_score",
+        "change",
+    ]
     assert rows[1][:2] == ["usage", "58.0"] and rows[1][5:] == ["75.0", "-17.0"]
     assert out["row_count"] == 5
     js = call("generate_health_reports", report_type="account", client_id="c2")

@@ -38,7 +38,13 @@ def test_value_based_known_answer(world, call):
     out = call("segment_customers", segmentation_type="value_based", criteria={}, min_segment_size=1)
     assert out["status"] == "success", out
     assert out["total_customers_analyzed"] == 6  # churned client outside the default population
-    assert [s["key"] for s in out["segments"]] == ["strategic", "enterprise", "professional", "standard", "starter"]
+    assert [s["key"] for s in out["segments"]] == [
+        "strategic",
+        "enterprise",
+        "professional",
+        "standard",
+        "starter",
+    ]
     std = _seg(out, "standard")
     assert std["client_ids"] == ["a4", "a5"]
     assert (std["customer_count"], std["total_arr"], std["avg_health_score"]) == (2, 35000.0, 45.0)
@@ -51,7 +57,9 @@ def test_value_based_known_answer(world, call):
     assert std["segment_id"].startswith("seg_")
     assert out["segment_distribution"]["standard"] == 0.3333
     assert out["segment_characteristics"]["standard"]["median_arr"] == 17500.0
-    assert out["cross_segment_analysis"]["top_20pct_arr_share"] == 0.7872  # ceil(20 % of 6) = 2 clients: (250k + 120k) / 470k
+    assert (
+        out["cross_segment_analysis"]["top_20pct_arr_share"] == 0.7872
+    )  # ceil(20 % of 6) = 2 clients: (250k + 120k) / 470k
     assert out["cross_segment_analysis"]["health_gap"] == 45.0  # strategic 90 vs standard 45
     # SEG-01: professional (55) and standard (45) below 65; SEG-02: enterprise (weekly) without CSM
     assert sorted((f["rule_id"], f["evidence"]["segment"]) for f in out["recommendations"]) == [
@@ -97,7 +105,10 @@ def test_membership_changes_only(world, call):
     }
     closed = SegmentMembership.objects.get(client__client_id="a4", segment__key="standard")
     assert closed.exited_at is not None
-    assert SegmentMembership.objects.get(client__client_id="a4", exited_at__isnull=True).segment.key == "professional"
+    assert (
+        SegmentMembership.objects.get(client__client_id="a4", exited_at__isnull=True).segment.key
+        == "professional"
+    )
     for cid in ("a1", "a2", "a3", "a5", "a6"):
         m = SegmentMembership.objects.get(client__client_id=cid)
         assert (m.entered_at, m.exited_at) == (rows_before[cid], None)
@@ -107,15 +118,28 @@ def test_membership_changes_only(world, call):
 def test_custom_filter_first_match_wins(world, call):
     criteria = {
         "segments": [
-            {"name": "Big fintech", "filter": {"all": [
-                {"field": "industry", "op": "=", "value": "FINTECH"},
-                {"field": "contract_value", "op": ">=", "value": 100000},
-            ]}},
-            {"name": "Needs attention", "filter": {"any": [
-                {"field": "health_score", "op": "<", "value": 60},
-                {"field": "health_score", "op": "=", "value": None},
-            ]}},
-            {"name": "Retail", "filter": {"all": [{"field": "industry", "op": "contains", "value": "retail"}]}},
+            {
+                "name": "Big fintech",
+                "filter": {
+                    "all": [
+                        {"field": "industry", "op": "=", "value": "FINTECH"},
+                        {"field": "contract_value", "op": ">=", "value": 100000},
+                    ]
+                },
+            },
+            {
+                "name": "Needs attention",
+                "filter": {
+                    "any": [
+                        {"field": "health_score", "op": "<", "value": 60},
+                        {"field": "health_score", "op": "=", "value": None},
+                    ]
+                },
+            },
+            {
+                "name": "Retail",
+                "filter": {"all": [{"field": "industry", "op": "contains", "value": "retail"}]},
+            },
         ]
     }
     out = call("segment_customers", segmentation_type="custom", criteria=criteria, min_segment_size=1)
@@ -132,7 +156,9 @@ def test_population_filter(world, call):
     out = call(
         "segment_customers",
         segmentation_type="industry",
-        criteria={"population_filter": {"all": [{"field": "status", "op": "in", "value": ["active", "churned"]}]}},
+        criteria={
+            "population_filter": {"all": [{"field": "status", "op": "in", "value": ["active", "churned"]}]}
+        },
         min_segment_size=1,
     )
     assert out["total_customers_analyzed"] == 7
@@ -148,12 +174,21 @@ def test_population_filter(world, call):
     ("type_", "criteria", "field"),
     [
         ("custom", {}, "criteria.segments"),
-        ("custom", {"segments": [{"name": "x", "filter": {"all": [{"field": "color", "op": "=", "value": "red"}]}}]},
-         "criteria.segments[0].filter.all[0].field"),
-        ("custom", {"segments": [{"name": "x", "filter": {"all": [{"field": "tier", "op": "~", "value": "a"}]}}]},
-         "criteria.segments[0].filter.all[0].op"),
-        ("value_based", {"population_filter": {"any": [{"field": "mau", "op": ">", "value": "many"}]}},
-         "criteria.population_filter.any[0].value"),
+        (
+            "custom",
+            {"segments": [{"name": "x", "filter": {"all": [{"field": "color", "op": "=", "value": "red"}]}}]},
+            "criteria.segments[0].filter.all[0].field",
+        ),
+        (
+            "custom",
+            {"segments": [{"name": "x", "filter": {"all": [{"field": "tier", "op": "~", "value": "a"}]}}]},
+            "criteria.segments[0].filter.all[0].op",
+        ),
+        (
+            "value_based",
+            {"population_filter": {"any": [{"field": "mau", "op": ">", "value": "many"}]}},
+            "criteria.population_filter.any[0].value",
+        ),
         ("value_based", {"colour": 1}, "criteria.colour"),
         ("tiers", {}, "segmentation_type"),
     ],
@@ -172,16 +207,34 @@ def _portfolio(n):
 @pytest.mark.parametrize("size", [5, 40])
 def test_query_count_does_not_grow(db, call, size, django_assert_max_num_queries):
     _portfolio(size)
-    call("segment_customers", segmentation_type="health_based", criteria={}, min_segment_size=1)  # warm: all enter
+    call(
+        "segment_customers", segmentation_type="health_based", criteria={}, min_segment_size=1
+    )  # warm: all enter
     Client.objects.filter(health_score__lt=60).update(health_score=85)
     with django_assert_max_num_queries(26):
         out = call(
             "segment_customers",
             segmentation_type="health_based",
-            criteria={"population_filter": {"all": [{"field": "mau", "op": ">=", "value": 0},
-                                                    {"field": "open_tickets", "op": "<", "value": 5},
-                                                    {"field": "nps_latest", "op": "=", "value": None}]}},
+            criteria={
+                "population_filter": {
+                    "all": [
+                        {"field": "mau", "op": ">=", "value": 0},
+                        {"field": "open_tickets", "op": "<", "value": 5},
+                        {"field": "nps_latest", "op": "=", "value": None},
+                    ]
+                }
+            },
             min_segment_size=1,
         )
     assert out["status"] == "success", out
     assert out["segment_migration"]["entered"] > 0
+
+
+def test_segment_falling_below_min_size_is_retired(world, call):
+    call("segment_customers", segmentation_type="health_based", criteria={}, min_segment_size=1)
+    assert SegmentMembership.objects.filter(segment__key="critical", exited_at__isnull=True).count() == 1
+    out = call("segment_customers", segmentation_type="health_based", criteria={}, min_segment_size=2)
+    assert out["segment_migration"]["exited"] == 4  # moderate, at_risk, critical, not_scored
+    assert out["segment_migration"]["entered"] == 0
+    assert not Segment.objects.get(key="critical").is_active
+    assert SegmentMembership.objects.filter(exited_at__isnull=True).count() == 2  # healthy: a1, a6

@@ -29,7 +29,9 @@ def world():
     FeatureFactory(feature_key="api_sync", category="integration")
 
     def ev(user, key, n, hour=10, **props):
-        UsageEventFactory(client=c, user_id=user, feature_key=key, occurred_at=at(days_ago(n), hour), properties=props)
+        UsageEventFactory(
+            client=c, user_id=user, feature_key=key, occurred_at=at(days_ago(n), hour), properties=props
+        )
 
     for n in range(7, 14):
         ev("u1", "reports", n)
@@ -78,7 +80,11 @@ def test_known_answers(world, call, T):
     u = out["usage_analytics"]
     assert u["total_usage_events"] == 12
     assert u["total_quantity"] == 12.0
-    assert (u["unique_features_used"], u["total_features_available"], u["feature_utilization_rate"]) == (4, 4, 1.0)
+    assert (u["unique_features_used"], u["total_features_available"], u["feature_utilization_rate"]) == (
+        4,
+        4,
+        1.0,
+    )
     assert u["top_features"] == [
         {"feature_key": "reports", "events": 9, "users": 2},
         {"feature_key": "api_sync", "events": 1, "users": 1},
@@ -91,7 +97,12 @@ def test_known_answers(world, call, T):
     assert (u["usage_trend"], u["usage_growth_rate"]) == ("increasing", 0.5)  # AUD 9 vs 6
     assert len(out["usage_trends"]) == 14
     assert sum(b["events"] for b in out["usage_trends"]) == 12
-    assert out["usage_trends"][-2] == {"bucket_start": days_ago(1).isoformat(), "events": 2, "quantity": 2.0, "active_users": 1}
+    assert out["usage_trends"][-2] == {
+        "bucket_start": days_ago(1).isoformat(),
+        "events": 2,
+        "quantity": 2.0,
+        "active_users": 1,
+    }
     p = out["engagement_patterns"]
     assert sum(p["by_weekday"]) == 12
     assert p["by_hour"][10] == 10 and p["by_hour"][15] == 2 and sum(p["by_hour"]) == 12
@@ -106,14 +117,22 @@ def test_known_answers(world, call, T):
     }
     stages = {x["feature_key"]: x["stage"] for x in out["feature_adoption_timeline"]}
     assert stages == {"reports": "power", "login": "tried", "api_sync": "tried", "dashboards": "tried"}
-    assert [b["metric"] for b in out["benchmark_insights"]] == ["stickiness", "events_per_active_user", "utilisation"]
+    assert [b["metric"] for b in out["benchmark_insights"]] == [
+        "stickiness",
+        "events_per_active_user",
+        "utilisation",
+    ]
     assert out["benchmark_insights"][0]["value"] == 0.125
     assert out["benchmark_insights"][0]["percentile"] is None
     assert out["benchmark_insights"][1]["value"] == 4.0  # 12 events / 3 active users
     assert out["benchmark_insights"][2]["value"] == 0.4  # MAU 4 / 10 seats
     # RSK-01: AUD last 7 days 2 vs 7 before (−71 %); PAT-02: u1 has 7 of 10 counting events
     assert [f["rule_id"] for f in out["recommendations"]] == ["RSK-01", "PAT-02"]
-    assert out["recommendations"][0]["evidence"] == {"aud_last_7d": 2, "aud_previous_7d": 7, "change_rate": -0.7143}
+    assert out["recommendations"][0]["evidence"] == {
+        "aud_last_7d": 2,
+        "aud_previous_7d": 7,
+        "change_rate": -0.7143,
+    }
     assert [a["reason"] for a in out["alerts"]] == ["usage_drop"]
     reasons = {(g["field"], g["reason"]) for g in out["data_gaps"]}
     assert ("engagement_metrics.session_minutes", "no_session_ids") in reasons
@@ -170,14 +189,21 @@ def test_validation(world, call, start, end, granularity, field):
 
 
 def test_unknown_client(call, db):
-    out = call("track_usage_engagement", client_id="ghost", period_start="2026-01-01", period_end="2026-01-31")
+    out = call(
+        "track_usage_engagement", client_id="ghost", period_start="2026-01-01", period_end="2026-01-31"
+    )
     assert (out["error"]["code"], out["error"]["field"]) == ("NOT_FOUND", "client_id")
 
 
 def test_no_usage_reports_gaps(call, db):
     ClientFactory(client_id="empty")
     end = dt.date.today()
-    out = call("track_usage_engagement", client_id="empty", period_start=(end - dt.timedelta(days=6)).isoformat(), period_end=end.isoformat())
+    out = call(
+        "track_usage_engagement",
+        client_id="empty",
+        period_start=(end - dt.timedelta(days=6)).isoformat(),
+        period_end=end.isoformat(),
+    )
     assert out["status"] == "success", out
     assert out["engagement_metrics"]["stickiness"] is None
     assert any(g["reason"] == "no_usage_events" for g in out["data_gaps"])
