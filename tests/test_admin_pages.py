@@ -30,11 +30,11 @@ OUR_APPS = {
 
 
 @pytest.fixture
-def seeded_admin_client(client, superuser):
+def seeded_admin_client(client, staff_user):
     call_command(
         "seed_demo", accounts=40, days=14, seed=5, as_of=dt.date(2026, 11, 20), quiet=True, no_score=True
     )
-    client.force_login(superuser)
+    client.force_login(staff_user)
     return client
 
 
