@@ -59,3 +59,10 @@ def _celery_eager_by_default():
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = old
+
+
+def audit_lock_queries(audit_events: int) -> int:
+    """Extra queries per audit append on PostgreSQL: the advisory lock that serialises the hash chain."""
+    from django.db import connection
+
+    return audit_events if connection.vendor == "postgresql" else 0

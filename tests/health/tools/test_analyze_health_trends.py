@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.conftest import audit_lock_queries
 from tests.customers.factories import ClientFactory
 
 from .conftest import days_ago, snapshot
@@ -100,7 +101,7 @@ def test_portfolio_query_count_does_not_grow(call, T, size, django_assert_max_nu
         c = ClientFactory(tier="starter" if i % 2 else "enterprise")
         for n in range(0, 21, 3):
             snapshot(c, days_ago(n), 40 + (i + n) % 50, usage=50)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(5 + audit_lock_queries(1)):
         out = call("analyze_health_trends", lookback_days=21, granularity="daily", segment_by="tier")
     assert out["status"] == "success", out
     assert out["series"][-1]["clients_scored"] == size
