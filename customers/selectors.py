@@ -820,13 +820,21 @@ def client_overview(*, client_id: str, as_of: dt.date | None = None) -> dict[str
             )
         last_day = usage.objects.filter(client=client).aggregate(m=Max("date"))["m"]
         product_usage["last_activity_at"] = iso(last_day)
-        gaps.append(
-            gap(
-                f"{p}.product_usage.core_breadth_rate",
-                "no_catalogue",
-                "Core breadth comes from health scoring.",
+        # Core breadth is computed once, by health scoring (RULES §4.2.1 U2), and read from its latest snapshot.
+        scored = _latest_snapshot(client)
+        usage_inputs = ((getattr(scored, "inputs", None) or {}).get("usage") or {}) if scored else {}
+        if usage_inputs.get("core_breadth") is not None:
+            product_usage["core_breadth_rate"] = rate(usage_inputs["core_breadth"])
+        else:
+            gaps.append(
+                gap(
+                    f"{p}.product_usage.core_breadth_rate",
+                    "no_score" if scored is None else "no_catalogue",
+                    "No health snapshot yet."
+                    if scored is None
+                    else "The feature catalogue has no core feature for the client's tier.",
+                )
             )
-        )
     else:
         for key in (
             "mau",

@@ -191,3 +191,12 @@ def test_overview_new_client_nulls_and_gaps(tool):
 
 def test_overview_unknown_client(tool):
     assert error_of(tool("get_client_overview", {"client_id": "ghost"})) == ("NOT_FOUND", "client_id")
+
+
+def test_overview_core_breadth_comes_from_the_latest_snapshot(tool, world):
+    snapshot = HealthSnapshot.objects.filter(client__client_id=world.client_id).latest("as_of")
+    snapshot.inputs = {**(snapshot.inputs or {}), "usage": {"core_breadth": 4 / 6, "core_features_used": 4}}
+    snapshot.save(update_fields=["inputs"])
+    result = tool("get_client_overview", {"client_id": world.client_id})
+    assert result["client_overview"]["product_usage"]["core_breadth_rate"] == 0.6667
+    assert "client_overview.product_usage.core_breadth_rate" not in {g["field"] for g in result["data_gaps"]}
