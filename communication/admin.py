@@ -6,6 +6,8 @@ use ``raw_id_fields`` (tens of thousands of accounts).
 
 from django.contrib import admin
 
+from customers.admin_audit import AuditedAdmin
+
 from .models import (
     Advocate,
     AdvocateContribution,
@@ -31,7 +33,7 @@ CLIENT_SEARCH = ("client__client_id", "client__client_name")
 
 
 @admin.register(EmailCampaign)
-class EmailCampaignAdmin(admin.ModelAdmin):
+class EmailCampaignAdmin(AuditedAdmin):
     list_display = (
         "campaign_id",
         "name",
@@ -50,7 +52,7 @@ class EmailCampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailMessage)
-class EmailMessageAdmin(admin.ModelAdmin):
+class EmailMessageAdmin(AuditedAdmin):
     list_display = (
         "message_id",
         "recipient_email",
@@ -73,7 +75,7 @@ class EmailMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailSuppression)
-class EmailSuppressionAdmin(admin.ModelAdmin):
+class EmailSuppressionAdmin(AuditedAdmin):
     list_display = ("email", "reason", "source", "created_at")
     list_filter = ("reason",)
     search_fields = ("email", "source")
@@ -84,7 +86,7 @@ class EmailSuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(AuditedAdmin):
     list_display = (
         "workflow_id",
         "name",
@@ -104,7 +106,7 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkflowEnrollment)
-class WorkflowEnrollmentAdmin(admin.ModelAdmin):
+class WorkflowEnrollmentAdmin(AuditedAdmin):
     list_display = (
         "workflow",
         "client",
@@ -122,7 +124,7 @@ class WorkflowEnrollmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkflowRun)
-class WorkflowRunAdmin(admin.ModelAdmin):
+class WorkflowRunAdmin(AuditedAdmin):
     list_display = ("id", "workflow", "client", "status", "triggered_at", "scheduled_for", "finished_at")
     list_filter = ("status", "workflow__kind")
     search_fields = ("workflow__workflow_id", "workflow__name", *CLIENT_SEARCH)
@@ -153,7 +155,7 @@ class CommunityPostInline(admin.TabularInline):
 
 
 @admin.register(Community)
-class CommunityAdmin(admin.ModelAdmin):
+class CommunityAdmin(AuditedAdmin):
     list_display = ("community_id", "name", "community_type", "require_approval", "is_active", "created_at")
     list_filter = ("community_type", "require_approval", "is_active")
     search_fields = ("community_id", "name")
@@ -162,7 +164,7 @@ class CommunityAdmin(admin.ModelAdmin):
 
 
 @admin.register(CommunityMember)
-class CommunityMemberAdmin(admin.ModelAdmin):
+class CommunityMemberAdmin(AuditedAdmin):
     list_display = ("member_id", "name", "email", "community", "client", "is_active", "joined_at")
     list_filter = ("is_active", "community")
     search_fields = ("member_id", "name", "email", *CLIENT_SEARCH)
@@ -173,7 +175,7 @@ class CommunityMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(CommunityPost)
-class CommunityPostAdmin(admin.ModelAdmin):
+class CommunityPostAdmin(AuditedAdmin):
     list_display = ("post_id", "community", "member", "status", "posted_at", "published_at", "moderated_at")
     list_filter = ("status", "community")
     search_fields = ("post_id", "content", "member__email", "member__name")
@@ -193,7 +195,7 @@ class AdvocateContributionInline(admin.TabularInline):
 
 
 @admin.register(Advocate)
-class AdvocateAdmin(admin.ModelAdmin):
+class AdvocateAdmin(AuditedAdmin):
     list_display = (
         "advocate_id",
         "contact_name",
@@ -215,7 +217,7 @@ class AdvocateAdmin(admin.ModelAdmin):
 
 
 @admin.register(AdvocateContribution)
-class AdvocateContributionAdmin(admin.ModelAdmin):
+class AdvocateContributionAdmin(AuditedAdmin):
     list_display = ("advocate", "client", "contribution_type", "points", "contributed_at", "recorded_by")
     list_filter = ("contribution_type",)
     search_fields = ("advocate__advocate_id", "advocate__contact_email", "advocate__client__client_id")
@@ -238,7 +240,7 @@ class ExecutiveReviewActionItemInline(admin.TabularInline):
 
 
 @admin.register(ExecutiveReview)
-class ExecutiveReviewAdmin(admin.ModelAdmin):
+class ExecutiveReviewAdmin(AuditedAdmin):
     list_display = (
         "ebr_id",
         "client",
@@ -259,7 +261,7 @@ class ExecutiveReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExecutiveReviewActionItem)
-class ExecutiveReviewActionItemAdmin(admin.ModelAdmin):
+class ExecutiveReviewActionItemAdmin(AuditedAdmin):
     list_display = ("title", "review", "client", "owner", "due_date", "status", "completed_at")
     list_filter = ("status",)
     search_fields = ("title", "owner", "review__ebr_id", "review__client__client_id")
@@ -276,7 +278,7 @@ class ExecutiveReviewActionItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Newsletter)
-class NewsletterAdmin(admin.ModelAdmin):
+class NewsletterAdmin(AuditedAdmin):
     list_display = (
         "newsletter_id",
         "name",
@@ -295,7 +297,7 @@ class NewsletterAdmin(admin.ModelAdmin):
 
 
 @admin.register(NewsletterSubscription)
-class NewsletterSubscriptionAdmin(admin.ModelAdmin):
+class NewsletterSubscriptionAdmin(AuditedAdmin):
     list_display = ("client", "series", "email", "subscribed_at", "unsubscribed_at")
     list_filter = (("unsubscribed_at", admin.EmptyFieldListFilter),)
     search_fields = ("series", "email", *CLIENT_SEARCH)

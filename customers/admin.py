@@ -10,18 +10,16 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from cs_project.core.context import Actor
 from cs_project.core.errors import ToolError
 from health.admin import client_health_link, svg_line_chart
 from health.models import HealthSnapshot
 
 from . import services
-from .audit import audit_record
+from .admin_audit import AuditedAdmin, admin_actor
 from .models import (
     Alert,
     ArrMovement,
@@ -36,68 +34,6 @@ from .models import (
     LifecycleStageHistory,
     TimelineEvent,
 )
-
-
-def admin_actor(request) -> Actor:
-    return Actor.for_user(request.user, channel="admin")
-
-
-def _jsonable(value):
-    if hasattr(value, "pk"):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
-
-
-def _form_changes(form) -> dict:
-    changes = {}
-    for name in form.changed_data:
-        old = form.initial.get(name)
-        new = form.cleaned_data.get(name)
-        changes[name] = [_jsonable(old), _jsonable(new)]
-    return changes
-
-
-def _client_of(obj):
-    client = getattr(obj, "client", None)
-    return client if isinstance(client, Client) else None
-
-
-class AuditedAdmin(admin.ModelAdmin):
-    """Every admin save and delete appends an audit event (action ``customers.<model>.<verb>``)."""
-
-    audit_secret_fields: tuple[str, ...] = ()
-
-    def _audit(self, request, obj, verb: str, changes: dict | None = None) -> None:
-        for name in self.audit_secret_fields:
-            if changes and name in changes:
-                changes[name] = ["***", "***"]
-        audit_record(
-            actor=admin_actor(request),
-            action=f"customers.{obj._meta.model_name}.{verb}",
-            object_type=obj._meta.model_name,
-            object_id=str(obj.pk),
-            client=_client_of(obj),
-            changes=changes or {},
-        )
-
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            self._audit(request, obj, "updated" if change else "created", _form_changes(form))
-
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            self._audit(request, obj, "deleted")
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for obj in queryset:
-                self._audit(request, obj, "deleted")
-            super().delete_queryset(request, queryset)
-
 
 # --- Client ----------------------------------------------------------------------------------------------
 
@@ -201,7 +137,7 @@ class ClientAdminForm(forms.ModelForm):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(AuditedAdmin):
     form = ClientAdminForm
     list_display = (
         "client_id",
@@ -332,35 +268,6 @@ class ClientAdmin(admin.ModelAdmin):
             result = services.client_update(actor=actor, client_id=obj.client_id, updates=updates)
             if result.side_effects:
                 messages.info(request, f"Side effects: {result.side_effects}")
-
-    def save_formset(self, request, form, formset, change):
-        """Inline contacts/contracts/external ids: saved as usual, each change audited."""
-        with transaction.atomic():
-            instances = formset.save(commit=False)
-            actor = admin_actor(request)
-            for obj in formset.deleted_objects:
-                audit_record(
-                    actor=actor,
-                    action=f"customers.{obj._meta.model_name}.deleted",
-                    object_type=obj._meta.model_name,
-                    object_id=str(obj.pk),
-                    client=form.instance,
-                )
-                obj.delete()
-            changed = {id(f.instance): f for f in formset.forms if f.has_changed()}
-            for obj in instances:
-                verb = "updated" if obj.pk else "created"
-                obj.save()
-                sub = changed.get(id(obj))
-                audit_record(
-                    actor=actor,
-                    action=f"customers.{obj._meta.model_name}.{verb}",
-                    object_type=obj._meta.model_name,
-                    object_id=str(obj.pk),
-                    client=form.instance,
-                    changes=_form_changes(sub) if sub is not None else {},
-                )
-            formset.save_m2m()
 
     def has_delete_permission(self, request, obj=None):
         # Clients carry a protected audit trail: deleting one is not an admin operation.

@@ -9,12 +9,13 @@ from django.db.models import Count
 from django.utils import timezone
 
 from cs_project.core.ids import parse_seq_id
+from customers.admin_audit import AuditedAdmin
 
 from .models import ExpansionOpportunity, Product, Renewal, RenewalProposal, RenewalReminder
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(AuditedAdmin):
     list_display = (
         "product_key",
         "name",
@@ -40,7 +41,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExpansionOpportunity)
-class ExpansionOpportunityAdmin(admin.ModelAdmin):
+class ExpansionOpportunityAdmin(AuditedAdmin):
     list_display = (
         "opportunity_code",
         "client",
@@ -97,7 +98,7 @@ class RenewalProposalInline(admin.StackedInline):
 
 
 @admin.register(Renewal)
-class RenewalAdmin(admin.ModelAdmin):
+class RenewalAdmin(AuditedAdmin):
     list_display = (
         "renewal_id",
         "client",
@@ -120,7 +121,7 @@ class RenewalAdmin(admin.ModelAdmin):
 
 
 @admin.register(RenewalReminder)
-class RenewalReminderAdmin(admin.ModelAdmin):
+class RenewalReminderAdmin(AuditedAdmin):
     list_display = (
         "renewal",
         "client",
@@ -153,7 +154,7 @@ class RenewalReminderAdmin(admin.ModelAdmin):
 
 
 @admin.register(RenewalProposal)
-class RenewalProposalAdmin(admin.ModelAdmin):
+class RenewalProposalAdmin(AuditedAdmin):
     list_display = (
         "proposal_id",
         "renewal",

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from cs_project.core.ids import parse_seq_id
+from customers.admin_audit import AuditedAdmin
 
 from .choices import SurveyType
 from .models import (
@@ -23,7 +24,7 @@ from .models import (
 
 
 @admin.register(Theme)
-class ThemeAdmin(admin.ModelAdmin):
+class ThemeAdmin(AuditedAdmin):
     list_display = ("key", "name", "keyword_list", "keywords_setting", "item_count", "active")
     list_filter = ("active",)
     search_fields = ("key", "name", "description")
@@ -42,7 +43,7 @@ class ThemeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(AuditedAdmin):
     list_display = (
         "feedback_code",
         "title",
@@ -122,7 +123,7 @@ class FeedbackAdmin(admin.ModelAdmin):
 
 
 @admin.register(SurveyResponse)
-class SurveyResponseAdmin(admin.ModelAdmin):
+class SurveyResponseAdmin(AuditedAdmin):
     list_display = (
         "response_code",
         "client",
@@ -162,7 +163,7 @@ class SurveyResponseAdmin(admin.ModelAdmin):
 
 
 @admin.register(SurveyTemplate)
-class SurveyTemplateAdmin(admin.ModelAdmin):
+class SurveyTemplateAdmin(AuditedAdmin):
     list_display = ("name", "survey_type", "question_count", "is_default", "active", "updated_at")
     list_filter = ("survey_type", "is_default", "active")
     search_fields = ("name", "description")
@@ -174,7 +175,7 @@ class SurveyTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(SurveyInvitation)
-class SurveyInvitationAdmin(admin.ModelAdmin):
+class SurveyInvitationAdmin(AuditedAdmin):
     list_display = (
         "email",
         "client",
@@ -196,7 +197,7 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductInsight)
-class ProductInsightAdmin(admin.ModelAdmin):
+class ProductInsightAdmin(AuditedAdmin):
     list_display = (
         "insight_id",
         "title",
@@ -235,7 +236,7 @@ class ProductInsightAdmin(admin.ModelAdmin):
 
 
 @admin.register(VocReport)
-class VocReportAdmin(admin.ModelAdmin):
+class VocReportAdmin(AuditedAdmin):
     list_display = (
         "report_id",
         "report_type",

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from customers.admin_audit import AuditedAdmin
 from customers.choices import AccountStatus, RiskLevel
 from customers.models import Client
 
@@ -86,7 +87,7 @@ class ClientHealthSnapshotInline(admin.TabularInline):
 
 
 @admin.register(Feature)
-class FeatureAdmin(admin.ModelAdmin):
+class FeatureAdmin(AuditedAdmin):
     list_display = (
         "feature_key",
         "name",
@@ -110,7 +111,7 @@ class FeatureAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageEvent)
-class UsageEventAdmin(admin.ModelAdmin):
+class UsageEventAdmin(AuditedAdmin):
     list_display = ("occurred_at", "client", "user_id", "feature_key", "quantity", "source", "message_id")
     list_filter = ("source",)
     search_fields = ("client__client_id", "user_id", "feature_key", "message_id")
@@ -120,7 +121,7 @@ class UsageEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class _RollupAdmin(admin.ModelAdmin):
+class _RollupAdmin(AuditedAdmin):
     list_select_related = ("client",)
     raw_id_fields = ("client",)
     date_hierarchy = "date"
@@ -149,7 +150,7 @@ class ClientUsageDailyAdmin(_RollupAdmin):
 
 
 @admin.register(UsageRollupPending)
-class UsageRollupPendingAdmin(admin.ModelAdmin):
+class UsageRollupPendingAdmin(AuditedAdmin):
     list_display = ("client", "date", "touched_at")
     list_select_related = ("client",)
     search_fields = ("client__client_id",)
@@ -157,7 +158,7 @@ class UsageRollupPendingAdmin(admin.ModelAdmin):
 
 
 @admin.register(HealthScorecard)
-class HealthScorecardAdmin(admin.ModelAdmin):
+class HealthScorecardAdmin(AuditedAdmin):
     """Saving runs ``clean()``: weights 0–1 summing to 1 ± 0.01, exactly one active default (RULES §4.4)."""
 
     list_display = (
@@ -175,7 +176,7 @@ class HealthScorecardAdmin(admin.ModelAdmin):
 
 
 @admin.register(HealthSnapshot)
-class HealthSnapshotAdmin(admin.ModelAdmin):
+class HealthSnapshotAdmin(AuditedAdmin):
     list_display = (
         "as_of",
         "client",
@@ -318,7 +319,7 @@ def portfolio_summary(movers: int = 10) -> dict:
 
 
 @admin.register(ChurnModel)
-class ChurnModelAdmin(admin.ModelAdmin):
+class ChurnModelAdmin(AuditedAdmin):
     list_display = ("version", "status", "trained_at", "training_window_start", "training_window_end")
     list_filter = ("status",)
     search_fields = ("version",)
@@ -334,7 +335,7 @@ class ChurnModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChurnPrediction)
-class ChurnPredictionAdmin(admin.ModelAdmin):
+class ChurnPredictionAdmin(AuditedAdmin):
     list_display = ("as_of", "client", "probability", "risk_level", "method", "predicted_churn_date")
     list_filter = ("risk_level", "method", "as_of")
     search_fields = ("client__client_id", "client__client_name")
@@ -344,7 +345,7 @@ class ChurnPredictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ValueTier)
-class ValueTierAdmin(admin.ModelAdmin):
+class ValueTierAdmin(AuditedAdmin):
     list_display = (
         "name",
         "min_arr",
@@ -371,7 +372,7 @@ class SegmentMembershipInline(admin.TabularInline):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(AuditedAdmin):
     list_display = ("segment_id", "segmentation_type", "key", "name", "is_active", "members")
     list_filter = ("segmentation_type", "is_active")
     search_fields = ("segment_id", "key", "name")
@@ -392,7 +393,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SegmentMembership)
-class SegmentMembershipAdmin(admin.ModelAdmin):
+class SegmentMembershipAdmin(AuditedAdmin):
     list_display = ("segment", "client", "entered_at", "exited_at")
     list_filter = ("segment__segmentation_type",)
     search_fields = ("client__client_id", "segment__key", "segment__segment_id")
@@ -401,14 +402,14 @@ class SegmentMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(AdoptionFramework)
-class AdoptionFrameworkAdmin(admin.ModelAdmin):
+class AdoptionFrameworkAdmin(AuditedAdmin):
     list_display = ("key", "name", "industry", "is_active")
     list_filter = ("is_active",)
     search_fields = ("key", "name", "industry")
 
 
 @admin.register(ClientMilestone)
-class ClientMilestoneAdmin(admin.ModelAdmin):
+class ClientMilestoneAdmin(AuditedAdmin):
     list_display = ("client", "framework", "milestone_id", "achieved_on", "days_to_achieve", "importance")
     list_filter = ("framework", "milestone_id", "importance", "category")
     search_fields = ("client__client_id", "client__client_name", "milestone_id")

@@ -8,6 +8,8 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html_join
 
+from customers.admin_audit import AuditedAdmin
+
 from .models import (
     Certification,
     CertificationTrack,
@@ -27,7 +29,7 @@ CLIENT_SEARCH = ("client__client_id", "client__client_name")
 
 
 @admin.register(MilestoneTemplate)
-class MilestoneTemplateAdmin(admin.ModelAdmin):
+class MilestoneTemplateAdmin(AuditedAdmin):
     list_display = (
         "key",
         "name",
@@ -76,7 +78,7 @@ class OnboardingTaskInline(admin.TabularInline):
 
 
 @admin.register(OnboardingPlan)
-class OnboardingPlanAdmin(admin.ModelAdmin):
+class OnboardingPlanAdmin(AuditedAdmin):
     list_display = (
         "plan_id",
         "plan_name",
@@ -141,7 +143,7 @@ class OnboardingPlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(OnboardingMilestone)
-class OnboardingMilestoneAdmin(admin.ModelAdmin):
+class OnboardingMilestoneAdmin(AuditedAdmin):
     list_display = ("key", "name", "plan", "client", "status", "due_date", "estimated_hours", "completed_at")
     list_filter = ("status", "key")
     search_fields = ("key", "name", "plan__plan_id", "plan__client__client_id", "plan__client__client_name")
@@ -156,7 +158,7 @@ class OnboardingMilestoneAdmin(admin.ModelAdmin):
 
 
 @admin.register(OnboardingTask)
-class OnboardingTaskAdmin(admin.ModelAdmin):
+class OnboardingTaskAdmin(AuditedAdmin):
     list_display = ("title", "milestone", "plan", "done", "done_at", "status_changed_at")
     list_filter = ("done", "milestone__key")
     search_fields = ("title", "milestone__plan__plan_id", "milestone__plan__client__client_id")
@@ -169,7 +171,7 @@ class OnboardingTaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlanSuccessCriterion)
-class PlanSuccessCriterionAdmin(admin.ModelAdmin):
+class PlanSuccessCriterionAdmin(AuditedAdmin):
     list_display = ("key", "description", "plan", "measured", "status", "evaluated_at")
     list_filter = ("status", "measured", "key")
     search_fields = ("key", "description", "plan__plan_id", "plan__client__client_id")
@@ -178,7 +180,7 @@ class PlanSuccessCriterionAdmin(admin.ModelAdmin):
 
 
 @admin.register(OnboardingAutomation)
-class OnboardingAutomationAdmin(admin.ModelAdmin):
+class OnboardingAutomationAdmin(AuditedAdmin):
     list_display = ("automation_id", "plan", "client", "is_active", "updated_at")
     list_filter = ("is_active",)
     search_fields = ("automation_id", "plan__plan_id", "plan__client__client_id")
@@ -195,7 +197,7 @@ class OnboardingAutomationAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingModule)
-class TrainingModuleAdmin(admin.ModelAdmin):
+class TrainingModuleAdmin(AuditedAdmin):
     list_display = (
         "module_id",
         "name",
@@ -226,7 +228,7 @@ class TrainingCompletionInline(admin.TabularInline):
 
 
 @admin.register(TrainingSession)
-class TrainingSessionAdmin(admin.ModelAdmin):
+class TrainingSessionAdmin(AuditedAdmin):
     list_display = (
         "session_id",
         "client",
@@ -260,7 +262,7 @@ class TrainingSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingAttendee)
-class TrainingAttendeeAdmin(admin.ModelAdmin):
+class TrainingAttendeeAdmin(AuditedAdmin):
     list_display = ("email", "session", "client", "invited_at")
     search_fields = ("email", "session__session_id", "session__client__client_id")
     list_select_related = ("session", "session__client")
@@ -272,7 +274,7 @@ class TrainingAttendeeAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingCompletion)
-class TrainingCompletionAdmin(admin.ModelAdmin):
+class TrainingCompletionAdmin(AuditedAdmin):
     list_display = (
         "attendee_email",
         "module",
@@ -295,7 +297,7 @@ class TrainingCompletionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CertificationTrack)
-class CertificationTrackAdmin(admin.ModelAdmin):
+class CertificationTrackAdmin(AuditedAdmin):
     list_display = ("level", "name", "client", "module_count", "is_active", "updated_at")
     list_filter = ("level", "is_active")
     search_fields = ("name", *CLIENT_SEARCH)
@@ -312,7 +314,7 @@ class CertificationTrackAdmin(admin.ModelAdmin):
 
 
 @admin.register(Certification)
-class CertificationAdmin(admin.ModelAdmin):
+class CertificationAdmin(AuditedAdmin):
     list_display = (
         "certification_id",
         "holder_email",

@@ -5,11 +5,13 @@ Also campaigns with their actions, escalations and churn post-mortems.
 
 from django.contrib import admin
 
+from customers.admin_audit import AuditedAdmin
+
 from . import models
 
 
 @admin.register(models.CampaignTemplate)
-class CampaignTemplateAdmin(admin.ModelAdmin):
+class CampaignTemplateAdmin(AuditedAdmin):
     list_display = (
         "campaign_type",
         "name",
@@ -32,7 +34,7 @@ class RetentionActionInline(admin.TabularInline):
 
 
 @admin.register(models.RetentionCampaign)
-class RetentionCampaignAdmin(admin.ModelAdmin):
+class RetentionCampaignAdmin(AuditedAdmin):
     list_display = (
         "campaign_id",
         "client",
@@ -57,7 +59,7 @@ class RetentionCampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.RetentionAction)
-class RetentionActionAdmin(admin.ModelAdmin):
+class RetentionActionAdmin(AuditedAdmin):
     list_display = ("campaign", "sequence", "action_type", "due_date", "owner", "status", "completed_at")
     list_filter = ("status", "action_type")
     search_fields = ("campaign__campaign_id", "campaign__client__client_id", "notes")
@@ -67,7 +69,7 @@ class RetentionActionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Escalation)
-class EscalationAdmin(admin.ModelAdmin):
+class EscalationAdmin(AuditedAdmin):
     list_display = (
         "escalation_id",
         "title",
@@ -91,7 +93,7 @@ class EscalationAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ChurnPostmortem)
-class ChurnPostmortemAdmin(admin.ModelAdmin):
+class ChurnPostmortemAdmin(AuditedAdmin):
     list_display = (
         "postmortem_id",
         "client",

@@ -2,11 +2,13 @@
 
 from django.contrib import admin
 
+from customers.admin_audit import AuditedAdmin
+
 from . import models
 
 
 @admin.register(models.SupportAgent)
-class SupportAgentAdmin(admin.ModelAdmin):
+class SupportAgentAdmin(AuditedAdmin):
     list_display = ("user", "team", "max_open_tickets", "active", "last_assigned_at")
     list_filter = ("team", "active")
     search_fields = ("user__username", "user__email", "user__first_name", "user__last_name")
@@ -15,14 +17,14 @@ class SupportAgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(AuditedAdmin):
     list_display = ("priority", "first_response_minutes", "resolution_minutes", "updated_at")
     list_editable = ("first_response_minutes", "resolution_minutes")
     search_fields = ("priority",)
 
 
 @admin.register(models.RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(AuditedAdmin):
     list_display = ("position", "name", "priority", "category", "team", "active")
     list_display_links = ("name",)
     list_filter = ("team", "active")
@@ -38,7 +40,7 @@ class TicketCommentInline(admin.TabularInline):
 
 
 @admin.register(models.Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(AuditedAdmin):
     list_display = (
         "ticket_id",
         "subject",
@@ -101,7 +103,7 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.TicketComment)
-class TicketCommentAdmin(admin.ModelAdmin):
+class TicketCommentAdmin(AuditedAdmin):
     list_display = ("id", "ticket", "author_kind", "author_user", "author_email", "is_public", "created_at")
     list_filter = ("author_kind", "is_public")
     search_fields = ("body", "author_email", "=ticket__id")
@@ -119,7 +121,7 @@ class KbArticleVersionInline(admin.TabularInline):
 
 
 @admin.register(models.KbArticle)
-class KbArticleAdmin(admin.ModelAdmin):
+class KbArticleAdmin(AuditedAdmin):
     list_display = (
         "article_id",
         "title",
@@ -145,7 +147,7 @@ class KbArticleAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.KbArticleVersion)
-class KbArticleVersionAdmin(admin.ModelAdmin):
+class KbArticleVersionAdmin(AuditedAdmin):
     list_display = ("article", "version", "title", "created_by", "created_at")
     search_fields = ("title", "article__title", "=article__id")
     date_hierarchy = "created_at"
@@ -154,7 +156,7 @@ class KbArticleVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.KbVote)
-class KbVoteAdmin(admin.ModelAdmin):
+class KbVoteAdmin(AuditedAdmin):
     list_display = ("article", "voter", "helpful", "updated_at")
     list_filter = ("helpful",)
     search_fields = ("voter", "article__title")
@@ -164,7 +166,7 @@ class KbVoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.KbSearchLog)
-class KbSearchLogAdmin(admin.ModelAdmin):
+class KbSearchLogAdmin(AuditedAdmin):
     list_display = ("query", "category", "results_count", "client", "searched_by", "created_at")
     list_filter = ("category",)
     search_fields = ("query", "normalized_query", "searched_by", "client__client_id")
@@ -174,7 +176,7 @@ class KbSearchLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.PortalConfig)
-class PortalConfigAdmin(admin.ModelAdmin):
+class PortalConfigAdmin(AuditedAdmin):
     list_display = ("__str__", "scope", "client", "updated_at")
     list_filter = ("scope",)
     search_fields = ("client__client_id", "client__client_name")
@@ -183,7 +185,7 @@ class PortalConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.PortalResource)
-class PortalResourceAdmin(admin.ModelAdmin):
+class PortalResourceAdmin(AuditedAdmin):
     list_display = ("title", "resource_type", "client", "kb_article", "visible", "created_at")
     list_filter = ("resource_type", "visible")
     search_fields = ("title", "url", "client__client_id")
@@ -193,7 +195,7 @@ class PortalResourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.PortalActivity)
-class PortalActivityAdmin(admin.ModelAdmin):
+class PortalActivityAdmin(AuditedAdmin):
     list_display = ("occurred_at", "client", "user_email", "activity_type", "resource", "portal_resource")
     list_filter = ("activity_type",)
     search_fields = ("user_email", "resource", "client__client_id")
