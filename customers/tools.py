@@ -11,8 +11,7 @@ from cs_project.core.registry import ToolContext, enum_of, tool
 from . import selectors, services
 from .choices import LifecycleStage, Tier, TimelineEventType
 from .models import CLIENT_ID_PATTERN
-
-ClientId = Annotated[str, Field(pattern=CLIENT_ID_PATTERN, description="Client id ([A-Za-z0-9_-]{1,128})")]
+from .tool_params import ClientId
 
 
 @tool(

@@ -10,14 +10,11 @@ from cs_project.core.errors import InvalidParameter
 from cs_project.core.registry import ToolContext, enum_of, tool
 from customers.choices import LifecycleStage
 from customers.models import CLIENT_ID_PATTERN
+from customers.tool_params import ClientId, OptionalClientId
 
 from . import analytics, milestones, segmentation
 from .choices import SegmentationType
 
-ClientId = Annotated[str, Field(pattern=CLIENT_ID_PATTERN, description="Client id ([A-Za-z0-9_-]{1,128})")]
-OptionalClientId = Annotated[
-    str | None, Field(pattern=CLIENT_ID_PATTERN, description="Client id; null = portfolio")
-]
 PatternType = Literal["temporal", "feature_usage", "communication", "support"]
 
 
