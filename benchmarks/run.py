@@ -33,6 +33,7 @@ import random
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -103,7 +104,55 @@ def cleanup() -> None:
         )
 
 
+@contextmanager
+def bulk_load_session():
+    """Generation only (never timed): skip per-row FK triggers and build indexes once, sorted, after the load.
+
+    ``session_replication_role = replica`` turns off the deferred FK checks that otherwise dominate the
+    roll-up build (the generated rows are consistent by construction); secondary indexes of the event and roll-up
+    tables are dropped for the bulk insert and re-created from their own definitions afterwards."""
+    with connection.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        cur.execute("SET maintenance_work_mem = '1GB'")
+        cur.execute("SET work_mem = '1GB'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("RESET session_replication_role")
+            cur.execute("RESET maintenance_work_mem")
+            cur.execute("RESET work_mem")
+
+
+def plain_indexes_dropped(*tables: str):
+    """Drop the tables' plain secondary indexes (constraints stay); return a function that re-creates them."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT i.indexname, i.indexdef FROM pg_indexes i
+            WHERE i.tablename = ANY(%s)
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
+            """,
+            [list(tables)],
+        )
+        definitions = cur.fetchall()
+        for name, _ in definitions:
+            cur.execute(f'DROP INDEX "{name}"')
+
+    def recreate() -> None:
+        with connection.cursor() as cur:
+            for _, definition in definitions:
+                cur.execute(definition)
+
+    return recreate
+
+
 def generate(accounts: int, events: int) -> None:
+    with bulk_load_session():
+        _generate(accounts, events)
+
+
+def _generate(accounts: int, events: int) -> None:
     t0 = time.perf_counter()
     cleanup()
     log(f"  cleanup {time.perf_counter() - t0:.1f}s")
@@ -166,6 +215,7 @@ def generate(accounts: int, events: int) -> None:
         )
     log(f"  accounts, contracts, invoices, timeline {time.perf_counter() - t0:.1f}s")
     t1 = time.perf_counter()
+    recreate_indexes = plain_indexes_dropped("health_usageevent")
     step = 2_000_000  # one statement per 2M events (one transaction each), in time order like ingestion
     for first in range(1, events + 1, step):
         last = min(events, first + step - 1)
@@ -182,9 +232,16 @@ def generate(accounts: int, events: int) -> None:
                 [lo, n, DAYS, events, first, last],
             )
     log(f"  {events} usage events {time.perf_counter() - t1:.1f}s")
+    t1 = time.perf_counter()
+    recreate_indexes()
+    log(f"  event indexes re-created {time.perf_counter() - t1:.1f}s")
     log(f"generated {accounts} accounts, {events} events in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
-    rebuild_range(list(range(lo, hi + 1)), today - dt.timedelta(days=DAYS), today)
+    recreate_indexes = plain_indexes_dropped(
+        "health_useractivitydaily", "health_featureusagedaily", "health_clientusagedaily"
+    )
+    rebuild_range(list(range(lo, hi + 1)), today - dt.timedelta(days=DAYS), today, chunk_clients=n)
+    recreate_indexes()
     log(
         f"roll-ups for {DAYS + 1} days built in {time.perf_counter() - t0:.1f}s (rollups.rebuild_range, set-based)"
     )

@@ -85,7 +85,9 @@ class UsageEvent(models.Model):
     """One raw product-usage event (RULES §3.1), kept for the raw-retention window; everything except hourly
     views reads the daily roll-ups. De-duplicated by (source, message_id)."""
 
-    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="usage_events")
+    client = models.ForeignKey(
+        "customers.Client", on_delete=models.CASCADE, related_name="usage_events", db_index=False
+    )
     user_id = models.CharField(max_length=128, help_text="userId, or 'anon:<anonymousId>'.")
     event_name = models.CharField(max_length=200)
     feature_key = models.CharField(max_length=100)
@@ -122,7 +124,7 @@ class UsageEvent(models.Model):
 class UserActivityDaily(models.Model):
     """Roll-up per (client, user, day) (RULES §3.3): WAU/MAU and user cohorts are computed from it."""
 
-    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+", db_index=False)
     user_id = models.CharField(max_length=128)
     date = models.DateField()
     events = models.PositiveIntegerField(default=0)
@@ -147,7 +149,7 @@ class UserActivityDaily(models.Model):
 class FeatureUsageDaily(models.Model):
     """Roll-up per (client, feature, day) (RULES §3.3): core breadth and feature adoption read it."""
 
-    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+", db_index=False)
     feature_key = models.CharField(max_length=100)
     date = models.DateField()
     events = models.PositiveIntegerField(default=0)
@@ -172,7 +174,7 @@ class FeatureUsageDaily(models.Model):
 class ClientUsageDaily(models.Model):
     """Roll-up per (client, day) (RULES §3.3): DAU, active user-days and usage-drop alerts read it."""
 
-    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+", db_index=False)
     date = models.DateField()
     events = models.PositiveIntegerField(default=0)
     quantity = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal("0"))
@@ -195,7 +197,7 @@ class UsageRollupPending(models.Model):
     Ingestion upserts a row per touched (client, date) in the same transaction as the events; the roll-up
     deletes the rows it rebuilds in the same transaction as the rebuild, so nothing is ever lost."""
 
-    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="+", db_index=False)
     date = models.DateField()
     touched_at = models.DateTimeField()
 
@@ -308,7 +310,9 @@ class HealthSnapshot(models.Model):
     """The official daily health score of a client (RULES §4.6): one row per client per day, overwritten by a
     same-day recalculation. Stores everything needed to explain it later (components, weights, inputs)."""
 
-    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="health_snapshots")
+    client = models.ForeignKey(
+        "customers.Client", on_delete=models.CASCADE, related_name="health_snapshots", db_index=False
+    )
     as_of = models.DateField()
     health_score = models.PositiveSmallIntegerField(null=True, blank=True)
     raw_score = models.FloatField(null=True, blank=True, help_text="Unrounded weighted score.")
@@ -406,7 +410,9 @@ class ChurnModel(models.Model):
 class ChurnPrediction(models.Model):
     """The churn probability of a client on a day (RULES §5), written with each official snapshot."""
 
-    client = models.ForeignKey("customers.Client", on_delete=models.CASCADE, related_name="churn_predictions")
+    client = models.ForeignKey(
+        "customers.Client", on_delete=models.CASCADE, related_name="churn_predictions", db_index=False
+    )
     as_of = models.DateField()
     probability = models.FloatField(null=True, blank=True)
     risk_level = models.CharField(max_length=20, choices=RiskLevel.choices, null=True, blank=True)

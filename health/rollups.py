@@ -137,7 +137,7 @@ def rollup_pending(*, client_ids: Iterable[int] | None = None, chunk_size: int =
         with transaction.atomic():
             qs = UsageRollupPending.objects.order_by("touched_at", "id")
             if ids is not None:
-                qs = qs.filter(client_id__in=ids)
+                qs = qs.filter(client_id__any=ids)
             if connection.features.has_select_for_update_skip_locked:
                 qs = qs.select_for_update(skip_locked=True)
             rows = list(qs.values_list("id", "client_id", "date")[:chunk_size])
@@ -158,7 +158,7 @@ def rollup_pending(*, client_ids: Iterable[int] | None = None, chunk_size: int =
 def ensure_fresh(client_ids: Iterable[int]) -> int:
     """Readers' guarantee (RULES §3.3): rebuild the still-pending dates of these clients (1 query if none)."""
     ids = list(client_ids)
-    if not ids or not UsageRollupPending.objects.filter(client_id__in=ids).exists():
+    if not ids or not UsageRollupPending.objects.filter(client_id__any=ids).exists():
         return 0
     return rollup_pending(client_ids=ids)
 
@@ -166,13 +166,17 @@ def ensure_fresh(client_ids: Iterable[int]) -> int:
 RANGE_CHUNK_CLIENTS = 2000
 
 
-def rebuild_range(client_ids: list[int], start: dt.date, end: dt.date) -> int:
+def rebuild_range(
+    client_ids: list[int], start: dt.date, end: dt.date, *, chunk_clients: int = RANGE_CHUNK_CLIENTS
+) -> int:
     """Rebuild every date of [start, end] for the clients (benchmarks, seeding, repairs); returns the days.
 
     PostgreSQL, set-based: per chunk of clients, one DELETE per roll-up table for the whole range, then one
     ``INSERT … SELECT … GROUP BY client, user|feature, local date`` per table over the range (ClientUsageDaily
     from the fresh UserActivityDaily rows). Same rows as :func:`rebuild` day by day (which other databases
-    use, since the reporting-time-zone day of a timestamp needs ``AT TIME ZONE``)."""
+    use, since the reporting-time-zone day of a timestamp needs ``AT TIME ZONE``). Events arrive in time order,
+    so every chunk reads pages spread over the whole range: a bulk load of the whole portfolio passes
+    ``chunk_clients=len(client_ids)`` to read the events once."""
     if end < start:
         return 0
     days = (end - start).days + 1
@@ -193,8 +197,8 @@ def rebuild_range(client_ids: list[int], start: dt.date, end: dt.date) -> int:
     counting = "CASE WHEN f.counts_as_activity IS NULL OR f.counts_as_activity THEN 1 ELSE 0 END"
     local_day = "(e.occurred_at AT TIME ZONE %s)::date"
     with transaction.atomic(), connection.cursor() as cur:
-        for i in range(0, len(ids), RANGE_CHUNK_CLIENTS):
-            chunk = ids[i : i + RANGE_CHUNK_CLIENTS]
+        for i in range(0, len(ids), chunk_clients):
+            chunk = ids[i : i + chunk_clients]
             for table in (uad, fud, cud):
                 cur.execute(
                     f"DELETE FROM {table} WHERE client_id = ANY(%s) AND date BETWEEN %s AND %s",

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
+from cs_project.core.bulk import rows_update
 from cs_project.core.errors import InvalidParameter, NotFound
 from customers.choices import AccountStatus, ContractStatus, HealthTrend, PaymentStatus, RiskLevel, Tier
 from customers.models import Client, Contract, IntegrationCredential, Invoice, TimelineEvent
@@ -57,7 +58,19 @@ def rules() -> dict[str, Any]:
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}
 
 
+_SCALES = {places: 10.0**places for places in range(9)}
+
+
 def round_half_up(value: float, places: int = 0) -> float:
+    """Half-up rounding of the value as printed (``repr``), e.g. 2.675 → 2.68, as RULES' examples read.
+
+    Fast path: away from a tie, the float and its printed form round the same way, and ``round`` is exact;
+    within 1e-7 of a tie (or for huge / non-finite values) the decimal path decides."""
+    scale = _SCALES.get(places)
+    if scale is not None and -1e9 < value < 1e9:
+        scaled = value * scale
+        if abs(abs(scaled - math.floor(scaled)) - 0.5) > 1e-7:
+            return round(value, places)
     q = _QUANTA.get(places) or Decimal(1).scaleb(-places)
     return float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
 
@@ -341,7 +354,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     out["usage"] = {
         r["client_id"]: r
         for r in ClientUsageDaily.objects.filter(
-            client_id__in=ids, date__gte=win.p_start, date__lte=win.as_of
+            client_id__any=ids, date__gte=win.p_start, date__lte=win.as_of
         )
         .values("client_id")
         .annotate(
@@ -352,7 +365,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     }
     quiet = [cid for cid in ids if not (out["usage"].get(cid) or {}).get("days_with_events")]
     older = set(
-        ClientUsageDaily.objects.filter(client_id__in=quiet, date__lt=win.p_start, events__gt=0)
+        ClientUsageDaily.objects.filter(client_id__any=quiet, date__lt=win.p_start, events__gt=0)
         .order_by()
         .values_list("client_id", flat=True)
         .distinct()
@@ -364,7 +377,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     }
     out["mau"] = dict(
         UserActivityDaily.objects.filter(
-            client_id__in=ids, date__gte=win.w_start, date__lte=win.as_of, counting_events__gt=0
+            client_id__any=ids, date__gte=win.w_start, date__lte=win.as_of, counting_events__gt=0
         )
         .exclude(user_id__startswith=ANON_PREFIX)
         .values("client_id")
@@ -382,7 +395,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     if counting_core:
         for cid, key in (
             FeatureUsageDaily.objects.filter(
-                client_id__in=ids,
+                client_id__any=ids,
                 date__gte=win.w_start,
                 date__lte=win.as_of,
                 feature_key__in=counting_core,
@@ -397,7 +410,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
 
     contracts: dict[int, dict] = {}
     for row in (
-        Contract.objects.filter(client_id__in=ids, status=ContractStatus.ACTIVE, start_date__lte=win.as_of)
+        Contract.objects.filter(client_id__any=ids, status=ContractStatus.ACTIVE, start_date__lte=win.as_of)
         .order_by("client_id", "-start_date", "-id")
         .values("client_id", "included_users", "payment_status", "payment_status_manual", "end_date")
     ):
@@ -413,7 +426,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
                 latest[cid] = moment
 
     _merge(
-        TimelineEvent.objects.filter(client_id__in=ids, counts_as_engagement=True, occurred_at__lt=win.end)
+        TimelineEvent.objects.filter(client_id__any=ids, counts_as_engagement=True, occurred_at__lt=win.end)
         .values("client_id")
         .annotate(m=Max("occurred_at"))
         .values_list("client_id", "m")
@@ -421,7 +434,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     portal = _optional_model("support.PortalActivity", ("client", "occurred_at"))
     if portal is not None:
         _merge(
-            portal.objects.filter(client_id__in=ids, occurred_at__lt=win.end)
+            portal.objects.filter(client_id__any=ids, occurred_at__lt=win.end)
             .values("client_id")
             .annotate(m=Max("occurred_at"))
             .values_list("client_id", "m")
@@ -429,7 +442,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     email = _optional_model("communication.EmailMessage", ("client", "clicked_at"))
     if email is not None:
         _merge(
-            email.objects.filter(client_id__in=ids, clicked_at__isnull=False, clicked_at__lt=win.end)
+            email.objects.filter(client_id__any=ids, clicked_at__isnull=False, clicked_at__lt=win.end)
             .values("client_id")
             .annotate(m=Max("clicked_at"))
             .values_list("client_id", "m")
@@ -456,7 +469,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
         out["tickets"] = {
             r["client_id"]: r
             for r in ticket.objects.filter(
-                client_id__in=ids, created_at__gte=win.w_start_at, created_at__lt=now
+                client_id__any=ids, created_at__gte=win.w_start_at, created_at__lt=now
             )
             .values("client_id")
             .annotate(
@@ -469,7 +482,9 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     out["escalations"] = {}
     if escalation is not None:
         out["escalations"] = dict(
-            escalation.objects.filter(client_id__in=ids, opened_at__gte=win.w_start_at, opened_at__lt=win.end)
+            escalation.objects.filter(
+                client_id__any=ids, opened_at__gte=win.w_start_at, opened_at__lt=win.end
+            )
             .values("client_id")
             .annotate(n=Count("id"))
             .values_list("client_id", "n")
@@ -496,7 +511,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     if survey is not None:
         for pk, cid, kind, score, mail, at in (
             survey.objects.filter(
-                client_id__in=ids,
+                client_id__any=ids,
                 survey_type__in=["nps", "csat"],
                 responded_at__gte=sat_start_at,
                 responded_at__lt=win.end,
@@ -508,7 +523,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
             responses[cid][key] = (score, at)  # ordered by time: the last write is the latest response
     if ticket is not None and "satisfaction_rating" in {f.name for f in ticket._meta.get_fields()}:
         tq = ticket.objects.filter(
-            client_id__in=ids,
+            client_id__any=ids,
             satisfaction_rating__isnull=False,
             rated_at__gte=sat_start_at,
             rated_at__lt=win.end,
@@ -528,7 +543,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     unpaid = (Q(paid_on__isnull=True) | Q(paid_on__gt=win.as_of)) & ~Q(status="void")
     out["invoices"] = {
         r["client_id"]: r
-        for r in Invoice.objects.filter(client_id__in=ids, issued_on__lte=win.as_of)
+        for r in Invoice.objects.filter(client_id__any=ids, issued_on__lte=win.as_of)
         .values("client_id")
         .annotate(
             n=Count("id"),
@@ -702,7 +717,13 @@ def _component_inputs(client: dict, data: dict, win: Window) -> tuple[dict, dict
     return scores, inputs, gaps
 
 
-def _explanation(*, card, weights, combo, scores, inputs, comparison, win, score_change) -> dict[str, Any]:
+def _rounded_inputs(component_inputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_r(v, 4) if isinstance(v, float) else v) for k, v in component_inputs.items()}
+
+
+def _explanation(
+    *, card, weights, combo, scores, inputs, comparison, win, score_change, with_inputs=True
+) -> dict[str, Any]:
     prev_scores = comparison["scores"] if comparison else {}
     prev_eff = comparison["effective_weights"] if comparison else {}
     components = []
@@ -727,9 +748,10 @@ def _explanation(*, card, weights, combo, scores, inputs, comparison, win, score
                 "previous_score": _r(prev_s, 1),
                 "previous_contribution": _r(prev_contribution, 2),
                 "contribution_change": _r(change, 2),
-                "inputs": {k: (_r(v, 4) if isinstance(v, float) else v) for k, v in inputs[c].items()},
             }
         )
+        if with_inputs:
+            components[-1]["inputs"] = _rounded_inputs(inputs[c])
     drivers = sorted(
         (x for x in components if x["contribution_change"] is not None),
         key=lambda x: -abs(x["contribution_change"]),
@@ -762,7 +784,7 @@ def _comparisons(ids: list[int], as_of: dt.date) -> dict[int, dict]:
     out: dict[int, dict] = {}
     rows = (
         HealthSnapshot.objects.filter(
-            client_id__in=ids,
+            client_id__any=ids,
             as_of__lte=as_of - dt.timedelta(days=n),
             as_of__gte=as_of - dt.timedelta(days=2 * n),
             health_score__isnull=False,
@@ -814,17 +836,21 @@ def score_chunk(
     weights: dict[str, float] | None = None,
     lookback_days: int = OFFICIAL_LOOKBACK_DAYS,
     persist: bool = True,
+    explain_inputs: bool = True,
 ) -> dict[int, dict[str, Any]]:
     """Score a chunk of clients (by pk). Official results (scorecard weights, 30-day lookback, active client,
     ``persist``) are stored: one snapshot and churn prediction per client per day (a re-run replaces them),
-    and the Client cache is updated. Returns ``{client_pk: result}``."""
+    and the Client cache is updated. Returns ``{client_pk: result}``.
+
+    ``explain_inputs=False`` (the nightly job) leaves the rounded inputs out of each result's explanation: the
+    snapshot stores them once, in ``inputs``, and :func:`snapshot_explanation` re-attaches them."""
     as_of = as_of or local_date(timezone.now())
     ids = sorted(set(client_ids))
     if not ids:
         return {}
     ensure_fresh(ids)
     win = Window(as_of=as_of, days=lookback_days)
-    clients = list(Client.objects.filter(id__in=ids).values(*CLIENT_FIELDS))
+    clients = list(Client.objects.filter(id__any=ids).values(*CLIENT_FIELDS))
     scorecards = [] if weights else list(HealthScorecard.objects.filter(is_active=True).order_by("id"))
     data = gather_inputs(ids, win)
     comparisons = _comparisons(ids, as_of)
@@ -897,6 +923,7 @@ def score_chunk(
                 comparison=comparison,
                 win=win,
                 score_change=delta,
+                with_inputs=explain_inputs,
             ),
             "data_gaps": gaps,
             "previous": {
@@ -1033,8 +1060,7 @@ def _persist(results: list[dict], clients: list[dict], calculated_at: dt.datetim
         if connection.vendor == "postgresql":
             _pg_upsert(HealthSnapshot, snapshots, SNAPSHOT_UPDATE_FIELDS, calculated_at, "calculated_at")
             _pg_upsert(ChurnPrediction, predictions, PREDICTION_UPDATE_FIELDS, calculated_at, "created_at")
-            if cache:
-                _pg_update_client_cache(cache)
+            rows_update(Client, cache, list(CACHE_FIELDS))
         else:
             _orm_persist(snapshots, predictions, cache, calculated_at)
 
@@ -1081,20 +1107,6 @@ def _pg_upsert(model, rows: list[dict], update_fields: list[str], stamp: dt.date
         cur.execute(sql, [stamp, _dumps(rows)])
 
 
-def _pg_update_client_cache(rows: list[dict]) -> None:
-    """One ``UPDATE … FROM jsonb_to_recordset`` (Django's CASE-based bulk_update is slow to compile)."""
-    table = Client._meta.db_table
-    cols = _pg_columns(Client, ["id", *CACHE_FIELDS])
-    with connection.cursor() as cur:
-        cur.execute(
-            f"UPDATE {table} AS c SET "
-            + ", ".join(f"{f} = v.{f}" for f in CACHE_FIELDS)
-            + f" FROM jsonb_to_recordset(%s::jsonb) AS v({', '.join(f'{c} {t}' for c, t in cols)}) "
-            "WHERE c.id = v.id",
-            [_dumps(rows)],
-        )
-
-
 def _orm_persist(snapshots, predictions, cache, calculated_at) -> None:
     """Portable fallback (SQLite): the same rows through the ORM."""
     HealthSnapshot.objects.bulk_create(
@@ -1130,10 +1142,10 @@ def _orm_persist(snapshots, predictions, cache, calculated_at) -> None:
 
 def stored_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
     """The explanation as stored: component inputs live once, in ``HealthSnapshot.inputs``."""
-    return {
-        **explanation,
-        "components": [{k: v for k, v in c.items() if k != "inputs"} for c in explanation["components"]],
-    }
+    components = explanation["components"]
+    if not any("inputs" in c for c in components):
+        return explanation
+    return {**explanation, "components": [{k: v for k, v in c.items() if k != "inputs"} for c in components]}
 
 
 def snapshot_explanation(snapshot: HealthSnapshot) -> dict[str, Any]:
@@ -1141,7 +1153,8 @@ def snapshot_explanation(snapshot: HealthSnapshot) -> dict[str, Any]:
     explanation = dict(snapshot.explanation or {})
     inputs = snapshot.inputs or {}
     explanation["components"] = [
-        {**c, "inputs": inputs.get(c["component"], {})} for c in explanation.get("components", [])
+        {**c, "inputs": _rounded_inputs(inputs.get(c["component"], {}))}
+        for c in explanation.get("components", [])
     ]
     return explanation
 

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from cs_project.core.bulk import rows_update
 from cs_project.core.context import Actor
 from customers.audit import _AUDIT_LOCK_KEY as AUDIT_LOCK_KEY
 from customers.audit import audit_and_timeline, audit_event_hash
@@ -107,7 +108,7 @@ def health_chunk_score(
     errors: list[str] = []
     try:
         with transaction.atomic():
-            results = list(score_chunk(client_ids, as_of).values())
+            results = list(score_chunk(client_ids, as_of, explain_inputs=False).values())
     except Exception as exc:  # noqa: BLE001 - isolate the failing client(s)
         logger.exception("health chunk failed; retrying client by client")
         errors.append(f"chunk: {exc!r}")
@@ -115,7 +116,7 @@ def health_chunk_score(
         for pk in client_ids:
             try:
                 with transaction.atomic():
-                    results.extend(score_chunk([pk], as_of).values())
+                    results.extend(score_chunk([pk], as_of, explain_inputs=False).values())
             except Exception as one:  # noqa: BLE001
                 logger.exception("health scoring failed for client %s", pk)
                 errors.append(f"client {pk}: {one!r}")
@@ -256,7 +257,7 @@ def _clear_health_alerts(results: list[dict[str, Any]], *, actor: Actor) -> None
         return
     by_pk = {r["client_pk"]: r for r in results}
     live = Alert.objects.filter(
-        client_id__in=list(by_pk),
+        client_id__any=list(by_pk),
         type=AlertType.RISK,
         reason__in=HEALTH_ALERT_REASONS,
         status__in=[AlertStatus.OPEN, AlertStatus.SNOOZED],
@@ -362,7 +363,7 @@ def health_side_effects_bulk(
             (a.client_id, a.reason): a
             for a in Alert.objects.select_for_update()
             .filter(
-                client_id__in=list(by_pk),
+                client_id__any=list(by_pk),
                 type=AlertType.RISK,
                 reason__in=HEALTH_ALERT_REASONS,
                 status__in=[AlertStatus.OPEN, AlertStatus.SNOOZED],
@@ -372,7 +373,7 @@ def health_side_effects_bulk(
         wanted = {pk: health_alert_candidates(r) for pk, r in by_pk.items()}
         need_owner = [pk for pk, cands in wanted.items() if any((pk, c["reason"]) not in live for c in cands)]
         owners = (
-            dict(Client.objects.filter(id__in=need_owner).values_list("id", "csm_assigned_id"))
+            dict(Client.objects.filter(id__any=need_owner).values_list("id", "csm_assigned_id"))
             if need_owner
             else {}
         )
@@ -482,7 +483,11 @@ def health_side_effects_bulk(
                 }
             )
         if changed:
-            Alert.objects.bulk_update(changed, ALERT_UPDATE_FIELDS, batch_size=500)
+            rows_update(
+                Alert,
+                [{"id": a.pk, **{f: getattr(a, f) for f in ALERT_UPDATE_FIELDS}} for a in changed],
+                ALERT_UPDATE_FIELDS,
+            )
         if new_alerts:
             Alert.objects.bulk_create(new_alerts, batch_size=1000)
     audit_and_timeline_bulk(actor=actor, entries=entries, now=now)

@@ -8,3 +8,8 @@ class CoreConfig(AppConfig):
     name = "cs_project.core"
     label = "core"
     verbose_name = "Platform"
+
+    def ready(self):
+        from cs_project.core import lookups
+
+        lookups.register()
