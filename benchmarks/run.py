@@ -19,7 +19,8 @@ set-based ``rollups.rebuild_range`` and ``VACUUM ANALYZE``s, then, for the N acc
     created) and a same-day re-run (upserts, every alert re-triggered);
 
 and prints floor, scoring, their ratio, the growth N vs N/2, and p50/p99 of one ``calculate_health_score``
-call (through ``execute_tool`` in-process when the tool is registered, otherwise ``scoring.score_client``).
+call over MCP (JSON-RPC ``tools/call`` over HTTP to a ``runserver`` process on the same database, with a bearer
+token; ``--tool-only`` times just that).
 ``--skip-generate`` reuses the data of a previous run. Randomness is allowed here (conventions: benchmarks/).
 """
 
@@ -31,6 +32,7 @@ import multiprocessing
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -50,7 +52,6 @@ from cs_project.core.context import Actor  # noqa: E402
 from customers.models import Client  # noqa: E402
 from health.models import Feature  # noqa: E402
 from health.rollups import local_date, rebuild_range, rollup_pending  # noqa: E402
-from health.scoring import score_client  # noqa: E402
 from health.services import (  # noqa: E402
     DEFAULT_CHUNK_SIZE,
     chunked,
@@ -236,11 +237,17 @@ def _generate(accounts: int, events: int) -> None:
     recreate_indexes()
     log(f"  event indexes re-created {time.perf_counter() - t1:.1f}s")
     log(f"generated {accounts} accounts, {events} events in {time.perf_counter() - t0:.1f}s")
+    build_rollups(lo, hi)
+
+
+def build_rollups(lo: int, hi: int) -> None:
+    """Roll-ups of the bench accounts (ids lo..hi) over the event days, then VACUUM ANALYZE."""
+    today = local_date(timezone.now())
     t0 = time.perf_counter()
     recreate_indexes = plain_indexes_dropped(
         "health_useractivitydaily", "health_featureusagedaily", "health_clientusagedaily"
     )
-    rebuild_range(list(range(lo, hi + 1)), today - dt.timedelta(days=DAYS), today, chunk_clients=n)
+    rebuild_range(list(range(lo, hi + 1)), today - dt.timedelta(days=DAYS), today, chunk_clients=hi - lo + 1)
     recreate_indexes()
     log(
         f"roll-ups for {DAYS + 1} days built in {time.perf_counter() - t0:.1f}s (rollups.rebuild_range, set-based)"
@@ -357,45 +364,78 @@ def alert_count(ids: list[int]) -> int:
         return cur.fetchone()[0]
 
 
-def tool_latency(ids: list[int], as_of: dt.date, calls: int) -> tuple[str, list[float]]:
-    """p50/p99 of calculate_health_score for one account (the registered tool if it exists)."""
-    from cs_project.core import registry
+def _bench_user():
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    return user_model.objects.filter(username="bench_root").first() or user_model.objects.create_superuser(
+        "bench_root", "bench_root@example.com", "bench-root-pass-123!"
+    )
+
+
+def _mcp_call(http, name: str, arguments: dict) -> dict:
+    response = http.post(
+        "/mcp",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        },
+        # A new connection per call: runserver answers keep-alive requests with the headers and the body in
+        # separate writes, and Nagle + delayed ACK then add ~40 ms that no production server would.
+        headers={
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            "Connection": "close",
+        },
+    )
+    response.raise_for_status()
+    result = response.json()["result"]
+    if result.get("isError"):
+        raise RuntimeError(str(result)[:300])
+    return result
+
+
+def tool_latency(ids: list[int], calls: int, port: int) -> tuple[str, list[float]]:
+    """p50/p99 of ``calculate_health_score`` for one account over MCP (streamable HTTP, JSON-RPC ``tools/call``)
+    against a server process on this database (``manage.py runserver --noreload``), one account per call."""
+    import httpx
+
+    from cs_project.core.auth import token_create
 
     sample = random.Random(7).sample(ids, min(calls, len(ids)))
-    spec = registry.get_tool("calculate_health_score") if hasattr(registry, "get_tool") else None
-    if spec is None:
-        try:
-            import health.tools  # noqa: F401 - registers the health tools when the module exists
-
-            spec = registry.get_tool("calculate_health_score")
-        except ImportError:
-            spec = None
+    client_ids = dict(Client.objects.filter(id__in=sample).values_list("id", "client_id"))
+    _, raw = token_create(
+        user=_bench_user(), scopes=["read", "write"], name="benchmark", actor=Actor.system("benchmark")
+    )
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     times = []
-    if spec is not None:
-        from django.contrib.auth import get_user_model
-
-        user_model = get_user_model()
-        user = user_model.objects.filter(
-            username="bench_root"
-        ).first() or user_model.objects.create_superuser(
-            "bench_root", "bench_root@example.com", "bench-root-pass-123!"
-        )
-        client_ids = dict(Client.objects.filter(id__in=sample).values_list("id", "client_id"))
-        for pk in sample:
-            t0 = time.perf_counter()
-            out = registry.execute_tool(
-                "calculate_health_score", {"client_id": client_ids[pk]}, user=user, channel="api"
-            )
-            times.append(time.perf_counter() - t0)
-            if not out.get("success", out.get("ok", True)):
-                log(f"  tool error: {str(out)[:300]}")
-                break
-        return "execute_tool('calculate_health_score', channel='api')", times
-    for pk in sample:
-        t0 = time.perf_counter()
-        score_client(pk, as_of)
-        times.append(time.perf_counter() - t0)
-    return "scoring.score_client (health/tools.py not present yet)", times
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {raw}"}, timeout=60
+        ) as http:
+            for _ in range(100):
+                try:
+                    http.get("/api/v1/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            for pk in sample[:3]:  # warm-up: imports, connection, first compilation
+                _mcp_call(http, "calculate_health_score", {"client_id": client_ids[pk]})
+            for pk in sample:
+                t0 = time.perf_counter()
+                _mcp_call(http, "calculate_health_score", {"client_id": client_ids[pk]})
+                times.append(time.perf_counter() - t0)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return f"MCP tools/call over HTTP (runserver on 127.0.0.1:{port})", times
 
 
 def pct(values: list[float], p: float) -> float:
@@ -414,6 +454,10 @@ def main() -> None:
         "--workers", type=int, default=2, help="processes scoring disjoint chunks (default 2)"
     )
     parser.add_argument("--tool-calls", type=int, default=200)
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port of the MCP server process for tool timing"
+    )
+    parser.add_argument("--tool-only", action="store_true", help="only time calculate_health_score over MCP")
     parser.add_argument("--skip-generate", action="store_true")
     parser.add_argument("--generate-only", action="store_true")
     args = parser.parse_args()
@@ -438,6 +482,13 @@ def main() -> None:
         f"scoring in {args.workers} process(es); floor with max_parallel_workers_per_gather={gather}; "
         f"cores {os.cpu_count()}"
     )
+    if args.tool_only:
+        how, times = tool_latency(ids, args.tool_calls, args.port)
+        log(
+            f"calculate_health_score via {how}: {len(times)} calls, p50={1000 * statistics.median(times):.1f}ms "
+            f"p99={1000 * pct(times, 99):.1f}ms"
+        )
+        return
     results = {}
     for label, subset in (("N", ids), ("N/2", ids[: len(ids) // 2])):
         floors = {}
@@ -462,7 +513,7 @@ def main() -> None:
         f"growth N/(N/2) ({n_full / max(1, n_half):.2f}x accounts): floor {f_full / f_half:.2f}x, "
         f"scoring {s_full / s_half:.2f}x, re-run {r_full / r_half:.2f}x"
     )
-    how, times = tool_latency(ids, as_of, args.tool_calls)
+    how, times = tool_latency(ids, args.tool_calls, args.port)
     log(
         f"calculate_health_score via {how}: {len(times)} calls, p50={1000 * statistics.median(times):.1f}ms "
         f"p99={1000 * pct(times, 99):.1f}ms"

@@ -386,7 +386,9 @@ class TimelineEvent(models.Model):
     """An entry of a client's timeline: one per affected client per mutation, plus engagement logged by staff."""
 
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="timeline_events")
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="timeline_events", db_index=False
+    )
     occurred_at = models.DateTimeField()
     event_type = models.CharField(max_length=20, choices=TimelineEventType.choices)
     title = models.CharField(max_length=300)

@@ -23,8 +23,10 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
+from django.dispatch import receiver
 from django.utils import timezone
 
 from cs_project.core.bulk import rows_update
@@ -51,8 +53,23 @@ ENGAGEMENT_BANDS = ((0, 95.0), (3, 85.0), (7, 75.0), (14, 60.0), (30, 45.0), (90
 ENGAGEMENT_OLDEST = 15.0
 
 
+_RULES: dict[str, Any] | None = None
+
+
 def rules() -> dict[str, Any]:
-    return settings.CS_RULES
+    """``settings.CS_RULES``, read once (it is consulted several times per client; ``settings`` attribute access
+    goes through ``LazyObject.__getattribute__``) and re-read when a test overrides it."""
+    global _RULES
+    if _RULES is None:
+        _RULES = settings.CS_RULES
+    return _RULES
+
+
+@receiver(setting_changed)
+def _rules_changed(*, setting: str, **kwargs) -> None:
+    global _RULES
+    if setting == "CS_RULES":
+        _RULES = None
 
 
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}

@@ -16,7 +16,10 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self):
-        return [self.lhs.output_field.get_prep_value(v) for v in self.rhs]
+        values = list(self.rhs)
+        if all(type(v) is int for v in values):  # ids: already what the database takes
+            return values
+        return [self.lhs.output_field.get_prep_value(v) for v in values]
 
     def as_sql(self, compiler, connection):
         return In(self.lhs, self.rhs).as_sql(compiler, connection)

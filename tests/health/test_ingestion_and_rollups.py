@@ -16,7 +16,7 @@ from health.models import (
     UsageRollupPending,
     UserActivityDaily,
 )
-from health.rollups import local_date, rollup_pending
+from health.rollups import local_date, rebuild, rebuild_range, rollup_pending
 from tests.customers.factories import ClientFactory
 from tests.health.factories import FeatureFactory
 
@@ -185,6 +185,62 @@ def test_rollup_counts_and_idempotency():
     ingest_events(messages=msgs, source="segment")
     rollup_pending()
     assert snapshot() == first
+
+
+def _rollup_rows():
+    return (
+        sorted(
+            ClientUsageDaily.objects.values_list(
+                "client_id", "date", "events", "counting_events", "active_users"
+            )
+        ),
+        sorted(
+            UserActivityDaily.objects.values_list("client_id", "user_id", "date", "events", "features_used")
+        ),
+        sorted(
+            FeatureUsageDaily.objects.values_list(
+                "client_id", "feature_key", "date", "events", "active_users"
+            )
+        ),
+    )
+
+
+@pytest.mark.parametrize("chunk_clients", [1, 2000])
+def test_range_rebuild_matches_day_by_day_rebuild(chunk_clients):
+    """The set-based range rebuild (PostgreSQL) gives the rows of the day-by-day rebuild, however it is chunked."""
+    FeatureFactory(feature_key="login", counts_as_activity=False)
+    acme, beta, other = ClientFactory(client_id="acme"), ClientFactory(client_id="beta"), ClientFactory()
+    today = local_date(timezone.now())
+    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    msgs = []
+    for days_back, cid, user, feature in [
+        (1, "acme", "u1", "a"),
+        (1, "acme", "u1", "b"),
+        (1, "acme", "u2", "login"),
+        (2, "acme", "u1", "a"),
+        (2, "beta", "u9", "a"),
+        (3, "beta", None, "a"),
+        (3, "beta", "u9", "login"),
+    ]:
+        m = {
+            "event": "x",
+            "properties": {"feature_key": feature},
+            "context": {"groupId": cid},
+            "type": "track",
+        }
+        m.update({"userId": user} if user else {"anonymousId": "z"})
+        m.update(messageId=f"m{len(msgs)}", timestamp=(noon - dt.timedelta(days=days_back)).isoformat())
+        msgs.append(m)
+    msgs.append({**msgs[0], "messageId": "other", "context": {"groupId": other.client_id}})
+    assert ingest_events(messages=msgs, source="segment")["accepted"] == 8
+    start = today - dt.timedelta(days=4)
+    for i in range(5):
+        rebuild([acme.pk, beta.pk, other.pk], start + dt.timedelta(days=i))
+    expected = _rollup_rows()
+    assert len(expected[0]) == 5  # acme 2 days, beta 2 days, other 1 day
+    assert len(expected[1]) == 7 and len(expected[2]) == 8
+    rebuild_range([acme.pk, beta.pk], start, today, chunk_clients=chunk_clients)
+    assert _rollup_rows() == expected
 
 
 def test_expired_events_go_to_rollups_only():
