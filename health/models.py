@@ -137,7 +137,15 @@ class UserActivityDaily(models.Model):
     class Meta:
         ordering = ["client", "-date", "user_id"]
         verbose_name_plural = "user activity (daily)"
-        indexes = [models.Index(fields=["client", "date"], name="uad_client_date_idx")]
+        # Covering (index-only scans): scoring reads a chunk's 30 days of user-days from the index alone, not from
+        # heap pages scattered by the day-by-day roll-up (one page per row at 100k accounts).
+        indexes = [
+            models.Index(
+                fields=["client", "date"],
+                include=["user_id", "counting_events"],
+                name="uad_client_date_cover_idx",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["client", "user_id", "date"], name="uad_grain_unique"),
         ]
@@ -160,7 +168,9 @@ class FeatureUsageDaily(models.Model):
         ordering = ["client", "-date", "feature_key"]
         verbose_name_plural = "feature usage (daily)"
         indexes = [
-            models.Index(fields=["client", "date"], name="fud_client_date_idx"),
+            models.Index(
+                fields=["client", "date"], include=["feature_key", "events"], name="fud_client_date_cover_idx"
+            ),  # covering, as for UserActivityDaily
             models.Index(fields=["feature_key", "date"], name="fud_feature_date_idx"),
         ]
         constraints = [
@@ -185,6 +195,8 @@ class ClientUsageDaily(models.Model):
         ordering = ["client", "-date"]
         verbose_name_plural = "client usage (daily)"
         indexes = [models.Index(fields=["date"], name="cud_date_idx")]
+        # On PostgreSQL the index behind this constraint also carries (events, active_users) — covering, as for
+        # UserActivityDaily — set by migration 0005 (SQLite cannot create a unique constraint with INCLUDE).
         constraints = [models.UniqueConstraint(fields=["client", "date"], name="cud_grain_unique")]
 
     def __str__(self) -> str:

@@ -373,9 +373,10 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
         for r in ClientUsageDaily.objects.filter(
             client_id__any=ids, date__gte=win.p_start, date__lte=win.as_of
         )
+        .order_by()  # Meta.ordering would join Client for nothing
         .values("client_id")
         .annotate(
-            days_with_events=Count("id", filter=Q(events__gt=0)),
+            days_with_events=Count("date", filter=Q(events__gt=0)),  # date: index-only scan
             aud_w=Sum("active_users", filter=Q(date__gte=win.w_start)),
             aud_p=Sum("active_users", filter=Q(date__lt=win.w_start)),
         )
@@ -397,6 +398,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
             client_id__any=ids, date__gte=win.w_start, date__lte=win.as_of, counting_events__gt=0
         )
         .exclude(user_id__startswith=ANON_PREFIX)
+        .order_by()
         .values("client_id")
         .annotate(n=Count("user_id", distinct=True))
         .values_list("client_id", "n")
@@ -561,6 +563,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     out["invoices"] = {
         r["client_id"]: r
         for r in Invoice.objects.filter(client_id__any=ids, issued_on__lte=win.as_of)
+        .order_by()
         .values("client_id")
         .annotate(
             n=Count("id"),
