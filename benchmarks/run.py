@@ -43,8 +43,31 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_project.settings")
 
 import django  # noqa: E402
 
+
+def ensure_database() -> None:
+    """Create the benchmark's PostgreSQL database when it does not exist yet (one command from a clean machine)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(url)
+    server = {
+        "host": cfg["HOST"],
+        "port": cfg["PORT"] or 5432,
+        "user": cfg["USER"],
+        "password": cfg["PASSWORD"],
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+
+
+ensure_database()
 django.setup()
 
+from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -463,6 +486,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("benchmarks/run.py needs PostgreSQL: set DATABASE_URL=postgres://…")
+    call_command("migrate", verbosity=0)
     t_all = time.perf_counter()
     if not args.skip_generate:
         generate(args.accounts, args.events)
