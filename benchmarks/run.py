@@ -16,7 +16,9 @@ set-based ``rollups.rebuild_range`` and ``VACUUM ANALYZE``s, then, for the N acc
     raised/updated/cleared — after ``rollup_pending``; chunks (``services.DEFAULT_CHUNK_SIZE``) are spread over ``--workers`` processes
     (default 2 = the machine's cores; each its own DB connection, disjoint chunks), as Celery workers would.
     It is timed twice: a first run of the day (no snapshot, no alert, empty Client cache: every alert is
-    created) and a same-day re-run (upserts, every alert re-triggered);
+    created) and a same-day re-run (upserts, every alert re-triggered). Then, for N, the whole nightly chunk
+    with its last steps — adoption milestones and lifecycle automation (RULES §19) — is timed too (first run:
+    records every milestone reached so far; re-run: the nightly steady state); ``--skip-nightly`` skips it;
 
 and prints floor, scoring, their ratio, the growth N vs N/2, and p50/p99 of one ``calculate_health_score``
 call over MCP (JSON-RPC ``tools/call`` over HTTP to a ``runserver`` process on the same database, with a bearer
@@ -348,19 +350,27 @@ def reset_day(ids: list[int], as_of: dt.date) -> None:
         )
 
 
-def _score_chunk_in_worker(args: tuple[list[int], str]) -> dict:
-    chunk, as_of = args
+def _score_chunk_in_worker(args: tuple[list[int], str, bool]) -> dict:
+    chunk, as_of, adoption = args
     return health_chunk_score(
-        client_ids=chunk, as_of=dt.date.fromisoformat(as_of), actor=Actor.system("benchmark")
+        client_ids=chunk,
+        as_of=dt.date.fromisoformat(as_of),
+        actor=Actor.system("benchmark"),
+        adoption_and_lifecycle=adoption,
     )
 
 
-def scoring_run(ids: list[int], as_of: dt.date, chunk_size: int, workers: int) -> tuple[float, int, int]:
-    """The nightly job, timed end to end: JobRun, pending roll-ups, every chunk (in ``workers`` processes)."""
+def scoring_run(
+    ids: list[int], as_of: dt.date, chunk_size: int, workers: int, *, adoption: bool = False
+) -> tuple[float, int, int]:
+    """The nightly job, timed end to end: JobRun, pending roll-ups, every chunk (in ``workers`` processes).
+
+    ``adoption=False`` times the scoring (snapshots, predictions, cache, movers, health alerts);
+    ``adoption=True`` the whole nightly chunk, adoption milestones and lifecycle automation included."""
     t0 = time.perf_counter()
     run = job_run_start(job="benchmark", params={"as_of": as_of.isoformat(), "clients": len(ids)})
     rollup_pending()
-    work = [(c, as_of.isoformat()) for c in chunked(ids, chunk_size)]
+    work = [(c, as_of.isoformat(), adoption) for c in chunked(ids, chunk_size)]
     if workers <= 1:
         outcomes = [_score_chunk_in_worker(w) for w in work]
     else:
@@ -481,6 +491,11 @@ def main() -> None:
         "--port", type=int, default=8765, help="port of the MCP server process for tool timing"
     )
     parser.add_argument("--tool-only", action="store_true", help="only time calculate_health_score over MCP")
+    parser.add_argument(
+        "--skip-nightly",
+        action="store_true",
+        help="skip timing the adoption + lifecycle step of the nightly job",
+    )
     parser.add_argument("--skip-generate", action="store_true")
     parser.add_argument("--generate-only", action="store_true")
     args = parser.parse_args()
@@ -532,6 +547,16 @@ def main() -> None:
             f"{1000 * first * args.workers / max(1, len(subset)):.3f} ms/account/process, "
             f"{processed} ok, {failed} failed, {alerts} live alerts"
         )
+        if label == "N" and not args.skip_nightly:
+            nightly_first, _, failed_n = scoring_run(
+                subset, as_of, args.chunk_size, args.workers, adoption=True
+            )
+            nightly_rerun, _, _ = scoring_run(subset, as_of, args.chunk_size, args.workers, adoption=True)
+            log(
+                f"[{label}] whole nightly chunk incl. adoption milestones + lifecycle automation: "
+                f"first run {nightly_first:.2f}s (records every milestone reached so far), "
+                f"same-day re-run {nightly_rerun:.2f}s ratio={nightly_rerun / floor:.2f}x, {failed_n} failed"
+            )
     (n_full, f_full, s_full, r_full), (n_half, f_half, s_half, r_half) = results["N"], results["N/2"]
     log(
         f"growth N/(N/2) ({n_full / max(1, n_half):.2f}x accounts): floor {f_full / f_half:.2f}x, "

@@ -233,6 +233,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # RULES §19. Installed into django-celery-beat idempotently (`manage.py migrate` signal), editable in the admin.
 CELERY_BEAT_SCHEDULE = {
     "usage_rollup": {"task": "health.tasks.usage_rollup", "schedule": crontab(minute=5)},
+    "churn_model_training": {
+        "task": "health.tasks.churn_model_training",
+        "schedule": crontab(day_of_month=1, hour=4, minute=0),
+    },
     "nightly_health_scoring": {
         "task": "health.tasks.nightly_health_scoring",
         "schedule": crontab(hour=2, minute=0),

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, OuterRef, Subquery
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from cs_project.core.context import Actor
+from cs_project.core.errors import ToolError
 from customers.admin_audit import AuditedAdmin
 from customers.choices import AccountStatus, RiskLevel
 from customers.models import Client
@@ -332,6 +335,39 @@ class ChurnModelAdmin(AuditedAdmin):
         "metrics",
         "heuristic_metrics",
     )
+    actions = ["deactivate_churn_models"]
+    change_list_template = "admin/health/churnmodel/change_list.html"
+
+    def has_add_permission(self, request):
+        return False  # models come from training only
+
+    def get_urls(self):
+        train = path("train/", self.admin_site.admin_view(self.train_view), name="health_churnmodel_train")
+        return [train, *super().get_urls()]
+
+    def train_view(self, request):
+        """POST: train now (the monthly job's work); the model is promoted only if it beats the heuristic."""
+        from .churn_model import churn_model_train
+
+        if request.method != "POST" or not request.user.has_perm("health.change_churnmodel"):
+            raise PermissionDenied
+        model = churn_model_train(actor=Actor.for_user(request.user, channel="admin"))
+        self.message_user(request, f"{model.version}: {model.status}. {model.notes}".strip(), messages.INFO)
+        return redirect("admin:health_churnmodel_changelist")
+
+    @admin.action(description="Deactivate selected models (fall back to the heuristic)")
+    def deactivate_churn_models(self, request, queryset):
+        from .churn_model import churn_model_deactivate
+
+        actor = Actor.for_user(request.user, channel="admin")
+        done = 0
+        for model in queryset.filter(status="active"):
+            try:
+                churn_model_deactivate(model_id=model.pk, actor=actor)
+                done += 1
+            except ToolError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+        self.message_user(request, f"Deactivated {done} model(s).", messages.SUCCESS)
 
 
 @admin.register(ChurnPrediction)

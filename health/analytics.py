@@ -69,7 +69,6 @@ from customers.rules import finding, health_findings, sort_findings
 
 from .choices import COMPONENTS
 from .models import (
-    ChurnModel,
     ChurnPrediction,
     ClientUsageDaily,
     Feature,
@@ -945,23 +944,15 @@ def health_score_calculate(
             if client.status != AccountStatus.ACTIVE:
                 reasons.append(f"client status {client.status}")
         churn = dict(result["churn"])
-        if scoring_model == "ml_predictive":
-            if not ChurnModel.objects.filter(status="active").exists():
-                gaps.append(
-                    gap(
-                        "churn_prediction.method",
-                        "no_active_churn_model",
-                        "No active trained model; heuristic used.",
-                    )
+        # An active trained model already replaced the heuristic in score_chunk (RULES §5.2).
+        if scoring_model == "ml_predictive" and not str(churn.get("method", "")).startswith("churn-logreg"):
+            gaps.append(
+                gap(
+                    "churn_prediction.method",
+                    "no_active_churn_model",
+                    "No active trained model; heuristic used.",
                 )
-            else:
-                gaps.append(
-                    gap(
-                        "churn_prediction.method",
-                        "not_applicable",
-                        "Scoring with the trained model is not available in this engine version; heuristic used.",
-                    )
-                )
+            )
         automated_alerts: list[dict] = []
         audit_event = None
         if persisted:

@@ -1,10 +1,11 @@
 """Adoption milestones (RULES §8): live evaluation of milestone criteria, set-based over a set of clients, and the
 read side of ``track_adoption_milestones``.
 
-Neither :mod:`health.scoring` nor :mod:`health.services` evaluates milestones yet, so the criterion catalogue is
-implemented here once: ``criterion_dates(criterion, client_ids, as_of)`` returns, per client, the first day the
-criterion held (a fixed number of queries per criterion, independent of the number of clients). Stored
-``ClientMilestone`` rows take precedence: once achieved, a milestone stays achieved.
+The criterion catalogue is implemented here once: ``criterion_dates(criterion, client_ids, as_of)`` returns, per
+client, the first day the criterion held (a fixed number of queries per criterion, independent of the number of
+clients). Stored ``ClientMilestone`` rows take precedence: once achieved, a milestone stays achieved.
+``milestones_record_chunk`` is the write side used by the nightly job (:mod:`health.lifecycle_automation`):
+it stores the newly achieved milestones of a chunk of clients in one bulk insert.
 """
 
 from __future__ import annotations
@@ -122,10 +123,36 @@ def _sliding_first(rows, window: int, reached) -> dict[int, dt.date]:
     return out
 
 
+# Relative cost of evaluating a criterion type: the sliding-window ones read every (client, day, item) row of the
+# clients' history; the others are one grouped query. ``all`` evaluates its parts cheapest first and only for the
+# clients that met the previous parts (same result: the intersection does not depend on the order).
+_CRITERION_COST = {"active_users_at_least": 3, "core_breadth_at_least": 3, "event_count_at_least": 2}
+
+
+def _criterion_cost(criterion: dict) -> int:
+    for kind in ("any", "all"):
+        if kind in criterion:
+            return max(_criterion_cost(sub) for sub in criterion[kind])
+    return _CRITERION_COST.get(criterion.get("type"), 1)
+
+
+def _optional_model(app_label: str, model_name: str, *fields: str):
+    """A model of an app written in parallel, or None while it (or a field we read) does not exist: the
+    criterion is then not met by anyone (no data), rather than an error."""
+    try:
+        model = apps.get_model(app_label, model_name)
+    except (LookupError, ValueError):
+        return None
+    names = {f.name for f in model._meta.get_fields()}
+    return model if set(fields) <= names else None
+
+
 def criterion_dates(
     criterion: dict, ids: list[int], as_of: dt.date, tiers: dict[int, str]
 ) -> dict[int, dt.date]:
     """First day (≤ as_of) each client met the criterion."""
+    if not ids:
+        return {}
     if "any" in criterion:
         out: dict[int, dt.date] = {}
         for sub in criterion["any"]:
@@ -134,17 +161,23 @@ def criterion_dates(
                     out[cid] = day
         return out
     if "all" in criterion:
-        parts = [criterion_dates(sub, ids, as_of, tiers) for sub in criterion["all"]]
-        common = set(ids)
-        for p in parts:
-            common &= set(p)
-        return {cid: max(p[cid] for p in parts) for cid in common}
+        remaining = list(ids)
+        parts = []
+        for sub in sorted(criterion["all"], key=_criterion_cost):
+            part = criterion_dates(sub, remaining, as_of, tiers)
+            remaining = [cid for cid in remaining if cid in part]
+            parts.append(part)
+            if not remaining:
+                return {}
+        return {cid: max(p[cid] for p in parts) for cid in remaining}
     t = criterion["type"]
     end = day_bounds(as_of)[1]
-    fud = FeatureUsageDaily.objects.filter(client_id__in=ids, events__gt=0, date__lte=as_of)
+    # ``order_by()``: the roll-ups' Meta.ordering (client name first) would join the client table for nothing
+    fud = FeatureUsageDaily.objects.filter(client_id__any=ids, events__gt=0, date__lte=as_of).order_by()
     if t == "first_counting_event":
         return dict(
-            UserActivityDaily.objects.filter(client_id__in=ids, counting_events__gt=0, date__lte=as_of)
+            UserActivityDaily.objects.filter(client_id__any=ids, counting_events__gt=0, date__lte=as_of)
+            .order_by()
             .values("client_id")
             .annotate(d=Min("date"))
             .values_list("client_id", "d")
@@ -174,12 +207,22 @@ def criterion_dates(
                 out[cid] = day
         return out
     if t == "active_users_at_least":
-        rows = (
-            UserActivityDaily.objects.filter(client_id__in=ids, counting_events__gt=0, date__lte=as_of)
-            .exclude(user_id__startswith=ANON_PREFIX)
-            .values_list("client_id", "date", "user_id")
-        )
         n = criterion["n"]
+        known = (
+            UserActivityDaily.objects.filter(client_id__any=ids, counting_events__gt=0, date__lte=as_of)
+            .exclude(user_id__startswith=ANON_PREFIX)
+            .order_by()
+        )
+        # necessary condition first, in SQL: ≥ n distinct users over the whole history
+        candidates = list(
+            known.values("client_id")
+            .annotate(users=Count("user_id", distinct=True))
+            .filter(users__gte=n)
+            .values_list("client_id", flat=True)
+        )
+        if not candidates:
+            return {}
+        rows = known.filter(client_id__any=candidates).values_list("client_id", "date", "user_id")
         return _sliding_first(rows, criterion["window_days"], lambda cid, k: k >= n)
     if t == "core_breadth_at_least":
         core = list(Feature.objects.filter(is_core=True, active=True).values_list("feature_key", "min_tier"))
@@ -187,24 +230,39 @@ def criterion_dates(
         available = {
             cid: {k for k, mt in core if rank.get(mt, 0) <= rank.get(tier, 0)} for cid, tier in tiers.items()
         }
+        ratio = criterion["ratio"]
+
+        def reached(cid: int, k: int) -> bool:
+            return bool(available.get(cid)) and k / len(available[cid]) >= ratio - 1e-12
+
+        core_keys = [k for k, _ in core]
+        # necessary condition first: enough distinct available core features over the whole history
+        ever: dict[int, set[str]] = defaultdict(set)
+        for cid, key in (
+            fud.filter(feature_key__in=core_keys).values_list("client_id", "feature_key").distinct()
+        ):
+            if key in available.get(cid, set()):
+                ever[cid].add(key)
+        candidates = [cid for cid, keys in ever.items() if reached(cid, len(keys))]
+        if not candidates:
+            return {}
         rows = [
             (cid, day, key)
-            for cid, day, key in fud.filter(feature_key__in=[k for k, _ in core]).values_list(
-                "client_id", "date", "feature_key"
+            for cid, day, key in FeatureUsageDaily.objects.filter(
+                client_id__any=candidates, events__gt=0, date__lte=as_of, feature_key__in=core_keys
             )
+            .order_by()
+            .values_list("client_id", "date", "feature_key")
             if key in available.get(cid, set())
         ]
-        ratio = criterion["ratio"]
-        return _sliding_first(
-            rows,
-            criterion.get("window_days", 30),
-            lambda cid, k: bool(available.get(cid)) and k / len(available[cid]) >= ratio - 1e-12,
-        )
+        return _sliding_first(rows, criterion.get("window_days", 30), reached)
     if t == "training_passed_at_least":
-        model = apps.get_model("onboarding", "TrainingCompletion")
+        model = _optional_model("onboarding", "TrainingCompletion", "client", "passed", "completed_at")
+        if model is None:
+            return {}
         out, seen = {}, Counter()
         for cid, at in (
-            model.objects.filter(client_id__in=ids, passed=True, completed_at__lt=end)
+            model.objects.filter(client_id__any=ids, passed=True, completed_at__lt=end)
             .order_by("client_id", "completed_at")
             .values_list("client_id", "completed_at")
         ):
@@ -213,23 +271,31 @@ def criterion_dates(
                 out[cid] = local_date(at)
         return out
     if t == "onboarding_milestone_completed":
-        model = apps.get_model("onboarding", "OnboardingMilestone")
+        model = _optional_model("onboarding", "OnboardingMilestone", "plan", "key", "status", "completed_at")
+        if model is None:
+            return {}
         return _min_dates(
             model.objects.filter(
-                plan__client_id__in=ids, key=criterion["key"], status="completed", completed_at__lt=end
+                plan__client_id__any=ids, key=criterion["key"], status="completed", completed_at__lt=end
             ).values_list("plan__client_id", "completed_at")
         )
     if t == "ebr_completed":
-        model = apps.get_model("communication", "ExecutiveReview")
-        qs = model.objects.filter(client_id__in=ids, status="completed", completed_at__lt=end)
+        model = _optional_model("communication", "ExecutiveReview", "client", "status", "completed_at")
+        if model is None:
+            return {}
+        qs = model.objects.filter(client_id__any=ids, status="completed", completed_at__lt=end)
         if criterion.get("min_rating") is not None:
             qs = qs.filter(satisfaction_rating__gte=criterion["min_rating"])
         return _min_dates(qs.values_list("client_id", "completed_at"))
     if t == "onboarding_success_criteria_met":
-        model = apps.get_model("onboarding", "PlanSuccessCriterion")
+        model = _optional_model(
+            "onboarding", "PlanSuccessCriterion", "plan", "measured", "status", "evaluated_at"
+        )
+        if model is None:
+            return {}
         out = {}
         for row in (
-            model.objects.filter(plan__client_id__in=ids, measured=True)
+            model.objects.filter(plan__client_id__any=ids, measured=True)
             .values("plan_id", "plan__client_id")
             .annotate(n=Count("id"), met=Count("id", filter=Q(status="met")), last=Max("evaluated_at"))
         ):
@@ -240,19 +306,92 @@ def criterion_dates(
                     out[cid] = day
         return out
     if t == "advocate_enrolled":
-        model = apps.get_model("communication", "Advocate")
+        model = _optional_model("communication", "Advocate", "client", "enrolled_at")
+        if model is None:
+            return {}
         return _min_dates(
-            model.objects.filter(client_id__in=ids, enrolled_at__lt=end).values_list(
+            model.objects.filter(client_id__any=ids, enrolled_at__lt=end).values_list(
                 "client_id", "enrolled_at"
             )
         )
     if t == "nps_promoter":
-        model = apps.get_model("feedback", "SurveyResponse")
-        qs = model.objects.filter(client_id__in=ids, survey_type="nps", score__gte=9, responded_at__lt=end)
+        model = _optional_model(
+            "feedback", "SurveyResponse", "client", "survey_type", "score", "responded_at"
+        )
+        if model is None:
+            return {}
+        qs = model.objects.filter(client_id__any=ids, survey_type="nps", score__gte=9, responded_at__lt=end)
         if criterion.get("roles"):
             qs = qs.filter(contact__role__in=criterion["roles"])
         return _min_dates(qs.values_list("client_id", "responded_at"))
     raise InvalidParameter(f"Unknown criterion type {t!r}.", field="criterion")
+
+
+def milestone_status(elapsed_days: int | None, typical_days: int) -> str | None:
+    """RULES §8 status of a milestone not (yet) achieved: on_track / overdue (> typical) / stuck (> 1.5 ×);
+    None without a contract start."""
+    if elapsed_days is None:
+        return None
+    if elapsed_days > 1.5 * typical_days:
+        return "stuck"
+    if elapsed_days > typical_days:
+        return "overdue"
+    return "on_track"
+
+
+def milestones_record_chunk(
+    *,
+    framework: AdoptionFramework,
+    clients: dict[int, dict[str, Any]],
+    as_of: dt.date,
+    now: dt.datetime,
+    evidence: dict[str, Any] | None = None,
+) -> tuple[dict[int, dict[str, dt.date]], list[ClientMilestone]]:
+    """Store the milestones of ``framework`` newly achieved (≤ as_of) by a chunk of clients (RULES §8).
+
+    ``clients``: ``{pk: {"tier", "start"}}`` (``start`` = first contract start or None). Returns the achieved
+    dates per client (stored + new) and the new rows. Idempotent per (client, framework, milestone): stored rows
+    are never re-evaluated, and the insert ignores a row written meanwhile. Queries: stored rows (1), the
+    criteria of the milestones some client still lacks (a fixed number each), one bulk insert."""
+    ids = sorted(clients)
+    achieved: dict[int, dict[str, dt.date]] = defaultdict(dict)
+    if not ids:
+        return achieved, []
+    for cid, mid, day in ClientMilestone.objects.filter(framework=framework, client_id__any=ids).values_list(
+        "client_id", "milestone_id", "achieved_on"
+    ):
+        achieved[cid][mid] = day
+    tiers = {pk: c["tier"] for pk, c in clients.items()}
+    new: list[ClientMilestone] = []
+    for m in framework.milestones:
+        todo = [pk for pk in ids if m["id"] not in achieved[pk]]
+        if not todo:
+            continue
+        for pk, day in sorted(criterion_dates(m["criterion"], todo, as_of, tiers).items()):
+            if day is None or day > as_of:
+                continue
+            achieved[pk][m["id"]] = day
+            start = clients[pk].get("start")
+            new.append(
+                ClientMilestone(
+                    client_id=pk,
+                    framework=framework,
+                    milestone_id=m["id"],
+                    importance=m.get("importance") or "",
+                    category=m.get("category") or "",
+                    achieved_on=day,
+                    days_to_achieve=(day - start).days if start else None,
+                    evidence={
+                        "criterion": m["criterion"],
+                        "evaluated_as_of": as_of.isoformat(),
+                        **(evidence or {}),
+                    },
+                    recorded_at=now,
+                )
+            )
+    if new:
+        ClientMilestone.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    return achieved, new
 
 
 def _validate_custom(custom: Any) -> list[dict]:
@@ -394,16 +533,8 @@ def adoption_milestones(
             if day is not None:
                 status = "achieved"
                 days_to = (day - start).days if start else None
-            elif elapsed is None:
-                status, days_to = None, None
             else:
-                days_to = None
-                if elapsed > 1.5 * m["typical_days"]:
-                    status = "stuck"
-                elif elapsed > m["typical_days"]:
-                    status = "overdue"
-                else:
-                    status = "on_track"
+                status, days_to = milestone_status(elapsed, m["typical_days"]), None
             ms[m["id"]] = {
                 "status": status,
                 "achieved_at": day.isoformat() if day else None,

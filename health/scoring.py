@@ -954,8 +954,21 @@ def score_chunk(
             "calculated_at": calculated_at,
             "last_engagement_date": inputs["engagement"]["last_engagement_date"],
         }
+    _apply_churn_model(ids, as_of, results)
     _persist([r for r in results.values() if r["persisted"]], clients, calculated_at)
     return results
+
+
+def _apply_churn_model(ids: list[int], as_of: dt.date, results: dict[int, dict[str, Any]]) -> None:
+    """RULES §5.2: an active trained model replaces the heuristic's prediction (1 query when there is none)."""
+    from . import churn_model  # churn_model imports this module
+
+    model = churn_model.active_churn_model()
+    if model is None:
+        return
+    for pk, features in churn_model.chunk_features(client_ids=ids, as_of=as_of, results=results).items():
+        if features["values"] is not None:
+            results[pk]["churn"] = churn_model.predict(model=model, features=features)
 
 
 SNAPSHOT_UPDATE_FIELDS = [
@@ -1037,6 +1050,7 @@ def _prediction_row(r: dict[str, Any]) -> dict[str, Any]:
         "drivers": churn["drivers"],
         "predicted_churn_date": churn["predicted_churn_date"],
         "data_coverage": churn["data_coverage"],
+        "model_id": churn.get("model_id"),
     }
 
 

@@ -36,6 +36,7 @@ from customers.choices import (
 )
 from customers.models import Alert, AuditEvent, Client, JobRun, TimelineEvent
 
+from .lifecycle_automation import adoption_and_lifecycle_chunk
 from .models import ClientUsageDaily
 from .rollups import local_date, rollup_pending
 from .scoring import score_chunk
@@ -96,9 +97,15 @@ def chunked(ids: list[int], size: int) -> list[list[int]]:
 
 
 def health_chunk_score(
-    *, client_ids: list[int], as_of: dt.date, actor: Actor, raise_alerts: bool = True
+    *,
+    client_ids: list[int],
+    as_of: dt.date,
+    actor: Actor,
+    raise_alerts: bool = True,
+    adoption_and_lifecycle: bool = True,
 ) -> dict[str, Any]:
-    """Score a chunk officially, then record movers and raise/clear health alerts. Idempotent for a day.
+    """Score a chunk officially, then record movers and raise/clear health alerts, then (RULES §19) record
+    adoption milestones and run lifecycle automation (``lifecycle_automation``). Idempotent for a day.
 
     The chunk is scored set-based in one transaction and its side effects (mover audit/timeline, alerts) are
     applied set-based in a second one — a constant number of queries per chunk. If the scoring transaction
@@ -125,13 +132,19 @@ def health_chunk_score(
     try:
         with transaction.atomic():
             health_side_effects_bulk(results=official, actor=actor, raise_alerts=raise_alerts)
+            if adoption_and_lifecycle:
+                adoption_and_lifecycle_chunk(results=official, as_of=as_of, actor=actor)
     except Exception:  # noqa: BLE001 - fall back to one transaction per client
         logger.exception("batched health side effects failed; applying client by client")
-        errors += _side_effects_one_by_one(official, actor=actor, raise_alerts=raise_alerts)
+        errors += _side_effects_one_by_one(
+            official, actor=actor, raise_alerts=raise_alerts, adoption_and_lifecycle=adoption_and_lifecycle
+        )
     return {"processed": len(results), "failed": failed, "errors": errors}
 
 
-def _side_effects_one_by_one(results: list[dict], *, actor: Actor, raise_alerts: bool) -> list[str]:
+def _side_effects_one_by_one(
+    results: list[dict], *, actor: Actor, raise_alerts: bool, adoption_and_lifecycle: bool = True
+) -> list[str]:
     errors = []
     for r in results:
         try:
@@ -139,6 +152,8 @@ def _side_effects_one_by_one(results: list[dict], *, actor: Actor, raise_alerts:
                 health_change_record(result=r, actor=actor)
                 if raise_alerts:
                     health_alerts_apply(result=r, actor=actor)
+                if adoption_and_lifecycle:
+                    adoption_and_lifecycle_chunk(results=[r], as_of=r["as_of"], actor=actor)
         except Exception as exc:  # noqa: BLE001
             logger.exception("health side effects failed for client %s", r["client_id"])
             errors.append(f"{r['client_id']}: {exc!r}")
@@ -670,3 +685,18 @@ def band_worsened(old: str | None, new: str | None) -> bool:
     if not old or not new:
         return False
     return BAND_ORDER.index(new) > BAND_ORDER.index(old)
+
+
+def churn_model_training_run(*, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The monthly training job: a JobRun around ``churn_model_train`` (skipped / rejected / active)."""
+    from .churn_model import churn_model_train
+
+    day = as_of or local_date(timezone.now())
+    run = job_run_start(job="churn_model_training", params={"as_of": day.isoformat()})
+    try:
+        model = churn_model_train(as_of=day, actor=Actor.system("churn_model_training"))
+    except Exception as exc:
+        job_run_finish(job_run_id=run.pk, processed=0, failed=1, errors=[repr(exc)])
+        raise
+    job_run_finish(job_run_id=run.pk, processed=1, failed=0, errors=[])
+    return {"job_run_id": run.pk, "model_id": model.pk, "version": model.version, "status": model.status}

@@ -104,3 +104,17 @@ def usage_drop_alerts(as_of: str | None = None) -> dict:
     """Every 6 h: RSK-01 → alert ``usage_drop``."""
     run = services.usage_drop_alerts_run(as_of=_as_of(as_of))
     return {"job_run_id": run.pk, "processed": run.processed, "failed": run.failed}
+
+
+@shared_task(
+    name="health.tasks.churn_model_training",
+    acks_late=True,
+    time_limit=60 * 60,
+    soft_time_limit=60 * 55,
+    autoretry_for=RETRYABLE,
+    retry_backoff=300,
+    max_retries=2,
+)
+def churn_model_training(as_of: str | None = None) -> dict:
+    """Monthly, day 1 04:00: train the churn model and promote it only if it beats the heuristic (RULES §5.2)."""
+    return services.churn_model_training_run(as_of=_as_of(as_of))

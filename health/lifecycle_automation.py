@@ -1,0 +1,899 @@
+"""Nightly adoption milestones and lifecycle automation of a scored chunk (RULES §8, §7.2, §16, §19).
+
+``adoption_and_lifecycle_chunk`` runs after a chunk's official scoring and its health side effects, inside the
+same transaction as the side effects (``health.services.health_chunk_score``). For the chunk's official results:
+
+1. **Adoption milestones** (§8, standard framework): the milestones newly achieved are stored as
+   ``health.ClientMilestone`` rows (idempotent per client + framework + milestone; the first day the criterion
+   held, from :func:`health.milestones.criterion_dates`), each with audit + timeline.
+2. **Lifecycle automation** (§7.2, LC-01…LC-06): at most one transition per client, chosen by precedence
+   at_risk > renewal > expansion > active. Mode ``CS_RULES["lifecycle_automation"]``: ``apply`` writes the
+   transition exactly like a manual one (``LifecycleStageHistory`` row, previous row exited, client stage, audit
+   ``customers.lifecycle.transitioned`` + lifecycle timeline entry, with the rule id and actor = the job's system
+   actor); ``suggest`` raises alert ``lifecycle_suggestion:<to_stage>`` instead. Never sets ``churned``, never
+   touches a client whose stage was changed manually in the last 7 days.
+3. **Alerts** (§16): ``adoption_overdue:<m>`` (ADP-01), ``lifecycle_suggestion:<stage>`` (suggest mode) and
+   ``renewal_overdue`` (LC-07) raised / re-triggered / auto-closed after 2 clear runs — the same rows, audit and
+   timeline entries as ``customers.services.alert_raise`` / ``alert_condition_cleared``.
+
+Set-based: a fixed number of queries per chunk whatever its size (clients locked in one ``SELECT … FOR UPDATE SKIP
+LOCKED``, one query per source, bulk writes, the audit chain appended in one go). Decisions where the spec is
+silent and the sources of apps still being written: ``docs/architecture/lifecycle-automation.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from cs_project.core.bulk import rows_update
+from cs_project.core.context import Actor
+from customers import rules as customer_rules
+from customers.audit import _AUDIT_LOCK_KEY as AUDIT_LOCK_KEY
+from customers.audit import audit_event_hash
+from customers.choices import (
+    AlertStatus,
+    AlertType,
+    Impact,
+    LifecycleStage,
+    PaymentStatus,
+    Priority,
+    Severity,
+    TimelineEventType,
+)
+from customers.models import Alert, AuditEvent, Client, Contract, LifecycleStageHistory, TimelineEvent
+
+from .choices import MilestoneImportance
+from .milestones import milestone_status, milestones_record_chunk
+from .models import AdoptionFramework, HealthSnapshot
+from .rollups import day_bounds, local_date
+
+logger = logging.getLogger(__name__)
+
+# RULES §7.2 constants (not configurable: RULES §1 "nothing else is configurable")
+AUTOMATION_RULE_IDS = frozenset({"LC-01", "LC-02", "LC-03", "LC-04", "LC-05", "LC-06"})
+MANUAL_GUARD_DAYS = 7
+RECOVERY_HEALTH = 65  # LC-03: health ≥ 65 on the last 2 official snapshots
+EXPANSION_HEALTH = 85  # LC-06
+EXPANSION_SEAT_UTILISATION = 0.90  # LC-06
+RENEWAL_WINDOW_DAYS = 90  # LC-04 / LC-05 (RULES §20 "renewal stage trigger")
+ONBOARDING_MIN_DAYS = 90  # LC-01 without a plan
+RENEWAL_OVERDUE_DAYS = 30  # LC-07
+STANDARD_FRAMEWORK = "standard"
+#: precedence when several rules apply (RULES §7.2): lower wins
+STAGE_PRECEDENCE = {
+    LifecycleStage.AT_RISK: 0,
+    LifecycleStage.RENEWAL: 1,
+    LifecycleStage.EXPANSION: 2,
+    LifecycleStage.ACTIVE: 3,
+}
+QUALIFIED_OPPORTUNITY_STAGES = ("qualified", "proposal", "negotiation")
+OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
+OPEN_ESCALATION_STATUSES = ("open", "in_progress")
+SUGGESTION_PREFIX = "lifecycle_suggestion:"
+ADOPTION_PREFIX = "adoption_overdue:"
+RENEWAL_OVERDUE = "renewal_overdue"
+MODES = ("apply", "suggest")
+
+
+def lifecycle_mode() -> str:
+    """``CS_RULES["lifecycle_automation"]``: ``apply`` (default) or ``suggest``. An unknown value suggests only
+    (the safe side: nothing is moved without a person)."""
+    mode = getattr(settings, "CS_RULES", {}).get("lifecycle_automation", "apply") or "apply"
+    if mode not in MODES:
+        logger.warning("CS_RULES['lifecycle_automation']=%r is not apply/suggest; suggesting only", mode)
+        return "suggest"
+    return mode
+
+
+def _optional_model(label: str, *fields: str):
+    """A model of an app written in parallel, or None until it exists with the fields we read (then every
+    condition drawn from it is "not met")."""
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+    names = {f.name for f in model._meta.get_fields()}
+    return model if set(fields) <= names else None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Facts of a chunk: one query per source
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClientFacts:
+    """What the §7.2 rules read about one client (from the scoring result and the chunk's queries)."""
+
+    pk: int
+    client_id: str
+    stage: str
+    tier: str
+    owner_id: int | None
+    health: int | None = None
+    payment_status: str | None = None
+    seat_utilisation: float | None = None
+    first_start: dt.date | None = None
+    contract_end: dt.date | None = None
+    plan_status: str | None = None  # latest non-cancelled onboarding plan's status; None = no plan
+    m2_achieved_on: dt.date | None = None
+    critical_escalations: list[str] = field(default_factory=list)
+    renewals: list[tuple[str, str, dt.date]] = field(default_factory=list)  # (id, status, date) by date
+    qualified_opportunities: int = 0
+    previous_as_of: dt.date | None = None
+    previous_health: int | None = None
+
+
+def _lock_clients(ids: list[int], as_of: dt.date) -> list[dict[str, Any]]:
+    """The chunk's clients, row-locked (``SKIP LOCKED``: a client a person is changing right now is left for the
+    next run rather than waited for), with their previous official snapshot (LC-03) — one query."""
+    previous = HealthSnapshot.objects.filter(client_id=OuterRef("pk"), as_of__lt=as_of).order_by("-as_of")
+    qs = Client.objects.filter(id__any=ids).order_by("id")
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(
+        qs.annotate(
+            previous_as_of=Subquery(previous.values("as_of")[:1]),
+            previous_health=Subquery(previous.values("health_score")[:1]),
+        ).values(
+            "id",
+            "client_id",
+            "lifecycle_stage",
+            "tier",
+            "csm_assigned_id",
+            "contract_start_date",
+            "contract_end_date",
+            "previous_as_of",
+            "previous_health",
+        )
+    )
+
+
+def _contract_dates(facts: dict[int, ClientFacts], clients: list[dict], as_of: dt.date) -> None:
+    """First contract start (RULES §8 day 0) and the current end date (active contract started ≤ as-of, latest
+    start first — the same contract scoring uses — else ``Client.contract_end_date``)."""
+    starts: dict[int, dt.date] = {}
+    current: dict[int, tuple] = {}
+    for pk, status, start, end, cid in Contract.objects.filter(client_id__any=list(facts)).values_list(
+        "client_id", "status", "start_date", "end_date", "id"
+    ):
+        if pk not in starts or start < starts[pk]:
+            starts[pk] = start
+        if status == "active" and start <= as_of and (pk not in current or (start, cid) > current[pk][:2]):
+            current[pk] = (start, cid, end)
+    for c in clients:
+        f = facts[c["id"]]
+        firsts = [d for d in (starts.get(c["id"]), c["contract_start_date"]) if d]
+        f.first_start = min(firsts) if firsts else None
+        f.contract_end = current[c["id"]][2] if c["id"] in current else c["contract_end_date"]
+
+
+def _plans(facts: dict[int, ClientFacts]) -> None:
+    """Latest non-cancelled onboarding plan per client (LC-01). No onboarding app → no plan."""
+    model = _optional_model("onboarding.OnboardingPlan", "client", "status", "start_date")
+    if model is None:
+        return
+    latest: dict[int, tuple] = {}
+    for pk, status, start, plan_pk in (
+        model.objects.filter(client_id__any=list(facts))
+        .exclude(status="cancelled")
+        .values_list("client_id", "status", "start_date", "id")
+    ):
+        if pk not in latest or (start, plan_pk) > latest[pk][:2]:
+            latest[pk] = (start, plan_pk, status)
+    for pk, (_, _, status) in latest.items():
+        facts[pk].plan_status = status
+
+
+def _critical_escalations(facts: dict[int, ClientFacts], as_of: dt.date) -> None:
+    """Open critical escalations opened by the end of the as-of day (LC-02)."""
+    model = _optional_model(
+        "retention.Escalation", "client", "severity", "status", "opened_at", "escalation_id"
+    )
+    if model is None:
+        return
+    for pk, esc_id in (
+        model.objects.filter(
+            client_id__any=list(facts),
+            severity="critical",
+            status__in=OPEN_ESCALATION_STATUSES,
+            opened_at__lt=day_bounds(as_of)[1],
+        )
+        .order_by("opened_at", "id")
+        .values_list("client_id", "escalation_id")
+    ):
+        facts[pk].critical_escalations.append(esc_id)
+
+
+def _renewals(facts: dict[int, ClientFacts]) -> None:
+    """Every renewal of the chunk's clients, oldest renewal date first (LC-04, LC-05, LC-07)."""
+    model = _optional_model("expansion.Renewal", "client", "status", "renewal_date", "renewal_id")
+    if model is None:
+        return
+    for pk, rid, status, day in (
+        model.objects.filter(client_id__any=list(facts))
+        .order_by("renewal_date", "id")
+        .values_list("client_id", "renewal_id", "status", "renewal_date")
+    ):
+        facts[pk].renewals.append((rid, status, day))
+
+
+def _qualified_opportunities(facts: dict[int, ClientFacts]) -> None:
+    """Open expansion opportunities in stage ≥ qualified (LC-06)."""
+    model = _optional_model("expansion.ExpansionOpportunity", "client", "stage")
+    if model is None:
+        return
+    for pk, n in (
+        model.objects.filter(client_id__any=list(facts), stage__in=QUALIFIED_OPPORTUNITY_STAGES)
+        .order_by()
+        .values("client_id")
+        .annotate(n=Count("id"))
+        .values_list("client_id", "n")
+    ):
+        facts[pk].qualified_opportunities = n
+
+
+def _recent_history(ids: list[int], now: dt.datetime) -> tuple[set[int], set[int]]:
+    """(clients whose stage a person changed in the last 7 days, clients the automation moved today).
+
+    A manual change = a stage-history row with a from-stage (not the registration row) and no LC rule id."""
+    manual, automated_today = set(), set()
+    today = local_date(now)
+    for pk, from_stage, rule_id, entered in LifecycleStageHistory.objects.filter(
+        client_id__any=ids, entered_at__gte=now - dt.timedelta(days=MANUAL_GUARD_DAYS)
+    ).values_list("client_id", "from_stage", "rule_id", "entered_at"):
+        if rule_id in AUTOMATION_RULE_IDS:
+            if local_date(entered) == today:
+                automated_today.add(pk)
+        elif from_stage:
+            manual.add(pk)
+    return manual, automated_today
+
+
+# ------------------------------------------------------------------------------------------------------------
+# RULES §7.2 on the facts (pure)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _lc02_reasons(f: ClientFacts, threshold: float) -> list[str]:
+    reasons = []
+    if f.health is not None and f.health < threshold:
+        reasons.append("health_below_threshold")
+    if f.payment_status == PaymentStatus.OVERDUE:
+        reasons.append("payment_overdue")
+    if f.critical_escalations:
+        reasons.append("critical_escalation")
+    return reasons
+
+
+def _lc04(f: ClientFacts, as_of: dt.date) -> bool:
+    """Contract end within 90 days (or already passed) and the renewal of that term not won."""
+    if f.contract_end is None or (f.contract_end - as_of).days > RENEWAL_WINDOW_DAYS:
+        return False
+    return not any(status == "won" and day >= f.contract_end for _, status, day in f.renewals)
+
+
+def _lc05(f: ClientFacts, as_of: dt.date) -> str | None:
+    """The renewal id when the latest renewal is won, none is open and the end date is beyond 90 days."""
+    if not f.renewals or any(status in OPEN_RENEWAL_STATUSES for _, status, _ in f.renewals):
+        return None
+    rid, status, _ = f.renewals[-1]
+    if status != "won" or f.contract_end is None or (f.contract_end - as_of).days <= RENEWAL_WINDOW_DAYS:
+        return None
+    return rid
+
+
+def lifecycle_candidates(f: ClientFacts, as_of: dt.date, threshold: float) -> list[dict[str, Any]]:
+    """Every §7.2 transition rule that holds for the client's current stage: ``{rule_id, to_stage, reason,
+    evidence}``. :func:`pick_transition` applies the precedence."""
+    stage, out = f.stage, []
+    base = {"from_stage": stage, "health_score": f.health, "as_of": as_of.isoformat()}
+
+    def add(rule_id: str, to: str, reason: str, **evidence: Any) -> None:
+        out.append(
+            {
+                "rule_id": rule_id,
+                "to_stage": to,
+                "reason": f"{rule_id}: {reason}",
+                "evidence": {**base, "to_stage": to, "rule_id": rule_id, **evidence},
+            }
+        )
+
+    at_risk = _lc02_reasons(f, threshold)
+    lc04 = _lc04(f, as_of)
+    end = f.contract_end.isoformat() if f.contract_end else None
+    days_to_end = (f.contract_end - as_of).days if f.contract_end else None
+    if stage == LifecycleStage.ONBOARDING:
+        if f.plan_status == "completed":
+            add("LC-01", LifecycleStage.ACTIVE, "onboarding plan completed", plan_status=f.plan_status)
+        elif f.plan_status is None and f.m2_achieved_on and f.first_start:
+            days = (as_of - f.first_start).days
+            if days >= ONBOARDING_MIN_DAYS:
+                add(
+                    "LC-01",
+                    LifecycleStage.ACTIVE,
+                    f"no onboarding plan, first value (m2) on {f.m2_achieved_on}, contract start {days} days ago",
+                    m2_achieved_on=f.m2_achieved_on.isoformat(),
+                    contract_start=f.first_start.isoformat(),
+                    days_since_start=days,
+                )
+    if stage in (LifecycleStage.ACTIVE, LifecycleStage.EXPANSION, LifecycleStage.RENEWAL) and at_risk:
+        parts = {
+            "health_below_threshold": f"health {f.health} < {threshold:g}",
+            "payment_overdue": "payment overdue",
+            "critical_escalation": "open critical escalation",
+        }
+        add(
+            "LC-02",
+            LifecycleStage.AT_RISK,
+            "; ".join(parts[x] for x in at_risk),
+            conditions=at_risk,
+            threshold=threshold,
+            payment_status=f.payment_status,
+            critical_escalations=f.critical_escalations,
+        )
+    if (
+        stage == LifecycleStage.AT_RISK
+        and not at_risk
+        and f.health is not None
+        and f.health >= RECOVERY_HEALTH
+        and f.previous_health is not None
+        and f.previous_health >= RECOVERY_HEALTH
+    ):
+        to = LifecycleStage.RENEWAL if lc04 else LifecycleStage.ACTIVE
+        add(
+            "LC-03",
+            to,
+            f"health {f.health} and {f.previous_health} (≥ {RECOVERY_HEALTH}) on the last 2 official snapshots"
+            + (f", contract end {end} within {RENEWAL_WINDOW_DAYS} days" if lc04 else ""),
+            previous_health_score=f.previous_health,
+            previous_as_of=f.previous_as_of.isoformat() if f.previous_as_of else None,
+            contract_end_date=end,
+        )
+    if stage in (LifecycleStage.ACTIVE, LifecycleStage.EXPANSION) and lc04:
+        add(
+            "LC-04",
+            LifecycleStage.RENEWAL,
+            f"contract end {end} in {days_to_end} days, renewal not won",
+            contract_end_date=end,
+            days_to_end=days_to_end,
+        )
+    if stage == LifecycleStage.RENEWAL and (rid := _lc05(f, as_of)):
+        add(
+            "LC-05",
+            LifecycleStage.ACTIVE,
+            f"renewal {rid} won, contract end {end}",
+            renewal_id=rid,
+            contract_end_date=end,
+        )
+    if (
+        stage == LifecycleStage.ACTIVE
+        and f.health is not None
+        and f.health >= EXPANSION_HEALTH
+        and (
+            f.qualified_opportunities > 0
+            or (f.seat_utilisation is not None and f.seat_utilisation >= EXPANSION_SEAT_UTILISATION - 1e-12)
+        )
+    ):
+        why = (
+            f"{f.qualified_opportunities} qualified expansion opportunit{'y' if f.qualified_opportunities == 1 else 'ies'}"
+            if f.qualified_opportunities
+            else f"seat utilisation {f.seat_utilisation:.2f}"
+        )
+        add(
+            "LC-06",
+            LifecycleStage.EXPANSION,
+            f"health {f.health} ≥ {EXPANSION_HEALTH} and {why}",
+            qualified_opportunities=f.qualified_opportunities,
+            seat_utilisation=round(f.seat_utilisation, 4) if f.seat_utilisation is not None else None,
+        )
+    return [c for c in out if c["to_stage"] != LifecycleStage.CHURNED]
+
+
+def pick_transition(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """RULES §7.2 precedence: at_risk > renewal > expansion > active."""
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: STAGE_PRECEDENCE[c["to_stage"]])
+
+
+def renewal_overdue(f: ClientFacts, as_of: dt.date) -> dict[str, Any] | None:
+    """LC-07: the oldest open renewal whose date passed more than 30 days ago."""
+    for rid, status, day in f.renewals:
+        if status in OPEN_RENEWAL_STATUSES and (as_of - day).days > RENEWAL_OVERDUE_DAYS:
+            return {
+                "renewal_id": rid,
+                "renewal_date": day.isoformat(),
+                "days_overdue": (as_of - day).days,
+                "contract_end_date": f.contract_end.isoformat() if f.contract_end else None,
+                "as_of": as_of.isoformat(),
+            }
+    return None
+
+
+def adoption_overdue(
+    f: ClientFacts, framework: AdoptionFramework, achieved: dict[str, dt.date], as_of: dt.date
+) -> list[dict[str, Any]]:
+    """ADP-01 alerts: milestones not achieved past their typical days (overdue / stuck, RULES §8)."""
+    if f.first_start is None:
+        return []
+    elapsed = (as_of - f.first_start).days
+    out = []
+    for m in framework.milestones:
+        if m["id"] in achieved:
+            continue
+        status = milestone_status(elapsed, m["typical_days"])
+        if status not in ("overdue", "stuck"):
+            continue
+        critical = m.get("importance") == MilestoneImportance.CRITICAL
+        out.append(
+            {
+                "type": AlertType.LIFECYCLE,
+                "reason": f"{ADOPTION_PREFIX}{m['id']}",
+                "priority": Priority.HIGH if critical or status == "stuck" else Priority.MEDIUM,
+                "rule_id": "ADP-01",
+                "evidence": {
+                    "milestone_id": m["id"],
+                    "name": m.get("name"),
+                    "importance": m.get("importance"),
+                    "status": status,
+                    "typical_days": m["typical_days"],
+                    "days_elapsed": elapsed,
+                    "contract_start": f.first_start.isoformat(),
+                    "framework": framework.key,
+                    "as_of": as_of.isoformat(),
+                },
+            }
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The nightly step
+# ------------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def adoption_and_lifecycle_chunk(
+    *, results: list[dict[str, Any]], as_of: dt.date, actor: Actor, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Adoption milestones, lifecycle automation (§7.2) and their alerts for a chunk's official scoring results
+    (``score_chunk`` results with ``persisted``). Idempotent for a day. Returns counts."""
+    now = now or timezone.now()
+    counts = dict.fromkeys(
+        (
+            "clients",
+            "skipped_locked",
+            "milestones_recorded",
+            "transitions",
+            "suggestions",
+            "guarded",
+            "alerts_created",
+            "alerts_retriggered",
+            "alerts_clear_runs",
+            "alerts_closed",
+            "audit_events",
+        ),
+        0,
+    )
+    by_pk = {r["client_pk"]: r for r in results if r.get("persisted")}
+    if not by_pk:
+        return counts
+    clients = _lock_clients(sorted(by_pk), as_of)
+    counts["skipped_locked"] = len(by_pk) - len(clients)
+    counts["clients"] = len(clients)
+    if not clients:
+        return counts
+    facts: dict[int, ClientFacts] = {}
+    for c in clients:
+        r = by_pk[c["id"]]
+        inputs = r.get("inputs") or {}
+        facts[c["id"]] = ClientFacts(
+            pk=c["id"],
+            client_id=c["client_id"],
+            stage=c["lifecycle_stage"],
+            tier=c["tier"],
+            owner_id=c["csm_assigned_id"],
+            health=r.get("health_score"),
+            payment_status=(inputs.get("payment") or {}).get("payment_status"),
+            seat_utilisation=(inputs.get("usage") or {}).get("utilisation"),
+            previous_as_of=c["previous_as_of"],
+            previous_health=c["previous_health"],
+        )
+    ids = sorted(facts)
+    _contract_dates(facts, clients, as_of)
+    entries: list[dict[str, Any]] = []
+
+    # 1. adoption milestones (RULES §8, standard framework)
+    framework = AdoptionFramework.objects.filter(key=STANDARD_FRAMEWORK).first()
+    achieved: dict[int, dict[str, dt.date]] = defaultdict(dict)
+    if framework is not None:
+        achieved, new = milestones_record_chunk(
+            framework=framework,
+            clients={pk: {"tier": f.tier, "start": f.first_start} for pk, f in facts.items()},
+            as_of=as_of,
+            now=now,
+            evidence={"job": actor.label},
+        )
+        counts["milestones_recorded"] = len(new)
+        names = {m["id"]: m.get("name") or m["id"] for m in framework.milestones}
+        for row in new:
+            f = facts[row.client_id]
+            entries.append(
+                {
+                    "client": row.client_id,
+                    "action": "health.milestone.achieved",
+                    "event_type": TimelineEventType.HEALTH,
+                    "title": f"Adoption milestone achieved: {row.milestone_id} {names[row.milestone_id]} "
+                    f"({row.achieved_on.isoformat()})",
+                    "object_type": "health.ClientMilestone",
+                    "object_id": f"{f.client_id}:{framework.key}:{row.milestone_id}",
+                    "changes": {},
+                    "data": {
+                        "framework": framework.key,
+                        "milestone_id": row.milestone_id,
+                        "achieved_on": row.achieved_on.isoformat(),
+                        "days_to_achieve": row.days_to_achieve,
+                        "importance": row.importance,
+                        "category": row.category,
+                    },
+                    "impact": Impact.POSITIVE,
+                    "severity": Severity.LOW,
+                }
+            )
+        for pk in achieved:  # a back-fill for an older day ignores later achievements
+            achieved[pk] = {mid: day for mid, day in achieved[pk].items() if day <= as_of}
+        for pk, f in facts.items():
+            f.m2_achieved_on = achieved[pk].get("m2")
+
+    # 2. lifecycle automation (RULES §7.2)
+    _plans(facts)
+    _critical_escalations(facts, as_of)
+    _renewals(facts)
+    _qualified_opportunities(facts)
+    manual, automated_today = _recent_history(ids, now)
+    mode = lifecycle_mode()
+    threshold = float(customer_rules.at_risk_threshold())
+    wanted: dict[tuple[int, str, str], dict[str, Any]] = {}
+    moves: list[tuple[ClientFacts, dict[str, Any]]] = []
+    for pk in ids:
+        f = facts[pk]
+        choice = pick_transition(lifecycle_candidates(f, as_of, threshold))
+        if choice is not None and (pk in manual or pk in automated_today):
+            counts["guarded"] += 1
+            choice = None
+        if choice is not None and not customer_rules.transition_allowed(f.stage, choice["to_stage"]):
+            logger.error(
+                "LC rule %s proposes %s → %s (not allowed)", choice["rule_id"], f.stage, choice["to_stage"]
+            )
+            choice = None
+        if choice is not None:
+            if mode == "apply":
+                moves.append((f, choice))
+            else:
+                reason = f"{SUGGESTION_PREFIX}{choice['to_stage']}"
+                wanted[(pk, AlertType.LIFECYCLE, reason)] = {
+                    "priority": Priority.MEDIUM,
+                    "rule_id": choice["rule_id"],
+                    "evidence": {**choice["evidence"], "reason": choice["reason"], "mode": mode},
+                }
+                counts["suggestions"] += 1
+        overdue = renewal_overdue(f, as_of)
+        if overdue is not None:
+            wanted[(pk, AlertType.RISK, RENEWAL_OVERDUE)] = {
+                "priority": Priority.CRITICAL,
+                "rule_id": "LC-07",
+                "evidence": overdue,
+            }
+        if framework is not None:
+            for c in adoption_overdue(f, framework, achieved[pk], as_of):
+                wanted[(pk, c["type"], c["reason"])] = c
+    entries += _apply_transitions(moves, actor=actor, now=now)
+    counts["transitions"] = len(moves)
+
+    # 3. alerts (RULES §16)
+    alert_counts, alert_entries = _sync_alerts(facts, wanted, as_of=as_of, now=now)
+    counts.update(alert_counts)
+    entries += alert_entries
+    audit_timeline_bulk(actor=actor, entries=entries, now=now)
+    counts["audit_events"] = len(entries)
+    return counts
+
+
+def _apply_transitions(
+    moves: list[tuple[ClientFacts, dict[str, Any]]], *, actor: Actor, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The rows of ``customers.services._transition`` for many clients at once (no side effects: automation
+    never sets or leaves ``churned``): previous history row exited, a new one with the rule id, the stage."""
+    if not moves:
+        return []
+    pks = [f.pk for f, _ in moves]
+    LifecycleStageHistory.objects.filter(client_id__any=pks, exited_at__isnull=True).update(exited_at=now)
+    history = LifecycleStageHistory.objects.bulk_create(
+        [
+            LifecycleStageHistory(
+                client_id=f.pk,
+                from_stage=f.stage,
+                to_stage=c["to_stage"],
+                reason=c["reason"][:500],
+                rule_id=c["rule_id"],
+                actor=actor.label,
+                entered_at=now,
+            )
+            for f, c in moves
+        ]
+    )
+    rows_update(
+        Client,
+        [{"id": f.pk, "lifecycle_stage": c["to_stage"], "updated_at": now} for f, c in moves],
+        ["lifecycle_stage", "updated_at"],
+    )
+    entries = []
+    for (f, c), h in zip(moves, history, strict=True):
+        from_stage, to_stage = f.stage, c["to_stage"]
+        negative = to_stage == LifecycleStage.AT_RISK
+        positive = to_stage in (LifecycleStage.ACTIVE, LifecycleStage.EXPANSION)
+        entries.append(
+            {
+                "client": f.pk,
+                "action": "customers.lifecycle.transitioned",
+                "event_type": TimelineEventType.LIFECYCLE,
+                "title": f"Lifecycle stage: {from_stage} → {to_stage}",
+                "description": c["reason"],
+                "object_type": "lifecycle_stage_history",
+                "object_id": str(h.pk),
+                "changes": {"lifecycle_stage": [from_stage, to_stage]},
+                "data": {
+                    "reason": c["reason"],
+                    "rule_id": c["rule_id"],
+                    "side_effects": [],
+                    "evidence": c["evidence"],
+                },
+                "impact": Impact.NEGATIVE if negative else Impact.POSITIVE if positive else Impact.NEUTRAL,
+                "severity": Severity.INFO,
+            }
+        )
+        f.stage = to_stage
+    return entries
+
+
+ALERT_UPDATE_FIELDS = [
+    "priority",
+    "due_at",
+    "evidence",
+    "occurrence_count",
+    "last_triggered_at",
+    "consecutive_clear_runs",
+    "rule_id",
+    "status",
+    "closed_at",
+    "close_reason",
+]
+
+
+def _managed(alert_type: str, reason: str) -> bool:
+    if alert_type == AlertType.LIFECYCLE:
+        return reason.startswith(SUGGESTION_PREFIX) or reason.startswith(ADOPTION_PREFIX)
+    return alert_type == AlertType.RISK and reason == RENEWAL_OVERDUE
+
+
+def _renewal_past_due(f: ClientFacts, as_of: dt.date) -> bool:
+    return any(status in OPEN_RENEWAL_STATUSES and day < as_of for _, status, day in f.renewals)
+
+
+def _sync_alerts(
+    facts: dict[int, ClientFacts],
+    wanted: dict[tuple[int, str, str], dict[str, Any]],
+    *,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Raise / re-trigger the wanted alerts and count clear runs of the live ones this step owns, with the rows,
+    audit and timeline entries of ``alert_raise`` / ``alert_condition_cleared`` (RULES §16)."""
+    from customers.services import _PRIORITY_SEVERITY, ALERT_DUE, alert_timeline_type, higher_priority
+
+    live: dict[tuple[int, str, str], Alert] = {
+        (a.client_id, a.type, a.reason): a
+        for a in Alert.objects.select_for_update()
+        .filter(client_id__any=sorted(facts), status__in=[AlertStatus.OPEN, AlertStatus.SNOOZED])
+        .filter(
+            Q(type=AlertType.LIFECYCLE, reason__startswith=SUGGESTION_PREFIX)
+            | Q(type=AlertType.LIFECYCLE, reason__startswith=ADOPTION_PREFIX)
+            | Q(type=AlertType.RISK, reason=RENEWAL_OVERDUE)
+        )
+        .order_by()
+    }
+    created: list[Alert] = []
+    changed: list[Alert] = []
+    retriggered = clear_runs = closed = 0
+    entries: list[dict[str, Any]] = []
+    for (pk, alert_type, reason), spec in sorted(wanted.items()):
+        priority, rule_id, evidence = spec["priority"], spec["rule_id"], spec["evidence"]
+        evidence = json.loads(json.dumps(evidence, cls=DjangoJSONEncoder))
+        timeline_type = alert_timeline_type(alert_type, reason)
+        alert = live.get((pk, alert_type, reason))
+        if alert is None:
+            alert = Alert(
+                client_id=pk,
+                type=alert_type,
+                reason=reason,
+                priority=priority,
+                status=AlertStatus.OPEN,
+                owner_id=facts[pk].owner_id,
+                due_at=now + ALERT_DUE[priority],
+                rule_id=rule_id or "",
+                evidence=evidence,
+                occurrence_count=1,
+                first_triggered_at=now,
+                last_triggered_at=now,
+            )
+            created.append(alert)
+            entries.append(
+                {
+                    "client": pk,
+                    "action": "customers.alert.raised",
+                    "event_type": timeline_type,
+                    "title": f"Alert raised: {reason} ({priority})",
+                    "object_type": "alert",
+                    "object_id": alert.alert_id,
+                    "changes": {},
+                    "data": {
+                        "type": alert_type,
+                        "reason": reason,
+                        "priority": priority,
+                        "rule_id": rule_id or None,
+                        "evidence": evidence,
+                    },
+                    "impact": Impact.NEGATIVE if alert_type == AlertType.RISK else Impact.NEUTRAL,
+                    "severity": _PRIORITY_SEVERITY[priority],
+                }
+            )
+            continue
+        changes: dict[str, list[Any]] = {
+            "occurrence_count": [alert.occurrence_count, alert.occurrence_count + 1]
+        }
+        new_priority = higher_priority(alert.priority, priority)
+        if new_priority != alert.priority:
+            new_due = alert.first_triggered_at + ALERT_DUE[new_priority]
+            changes["priority"] = [alert.priority, new_priority]
+            changes["due_at"] = [alert.due_at, new_due]
+            alert.priority, alert.due_at = new_priority, new_due
+        if alert.evidence != evidence:
+            changes["evidence"] = [alert.evidence, evidence]
+        alert.occurrence_count += 1
+        alert.last_triggered_at = now
+        alert.evidence = evidence
+        alert.consecutive_clear_runs = 0
+        if rule_id and not alert.rule_id:
+            alert.rule_id = rule_id
+        changed.append(alert)
+        retriggered += 1
+        entries.append(
+            {
+                "client": pk,
+                "action": "customers.alert.updated",
+                "event_type": timeline_type,
+                "title": f"Alert re-triggered: {reason} (×{alert.occurrence_count}, {alert.priority})",
+                "object_type": "alert",
+                "object_id": alert.alert_id,
+                "changes": changes,
+                "data": {"rule_id": rule_id or None},
+                "impact": Impact.NEGATIVE if alert_type == AlertType.RISK else Impact.NEUTRAL,
+                "severity": _PRIORITY_SEVERITY[alert.priority],
+            }
+        )
+    for key, alert in sorted(live.items()):
+        pk, alert_type, reason = key
+        if key in wanted or not _managed(alert_type, reason):
+            continue
+        if reason == RENEWAL_OVERDUE and _renewal_past_due(facts[pk], as_of):
+            continue  # RNW-04 (renewal_reminders) still holds: not ours to clear
+        alert.consecutive_clear_runs += 1
+        changed.append(alert)
+        if alert.consecutive_clear_runs < 2:
+            clear_runs += 1
+            continue  # first clear run: bookkeeping only (as alert_condition_cleared)
+        old_status = alert.status
+        alert.status, alert.closed_at, alert.close_reason = AlertStatus.CLOSED, now, "auto_resolved"
+        closed += 1
+        entries.append(
+            {
+                "client": pk,
+                "action": "customers.alert.closed",
+                "event_type": alert_timeline_type(alert.type, alert.reason),
+                "title": f"Alert closed: {alert.reason} (auto_resolved)",
+                "object_type": "alert",
+                "object_id": alert.alert_id,
+                "changes": {
+                    "status": [old_status, AlertStatus.CLOSED],
+                    "close_reason": ["", "auto_resolved"],
+                },
+                "data": {"reason": alert.reason, "type": alert.type},
+                "impact": Impact.POSITIVE,
+                "severity": Severity.INFO,
+            }
+        )
+    if changed:
+        rows_update(
+            Alert,
+            [{"id": a.pk, **{f: getattr(a, f) for f in ALERT_UPDATE_FIELDS}} for a in changed],
+            ALERT_UPDATE_FIELDS,
+        )
+    if created:
+        Alert.objects.bulk_create(created, batch_size=1000)
+    return (
+        {
+            "alerts_created": len(created),
+            "alerts_retriggered": retriggered,
+            "alerts_clear_runs": clear_runs,
+            "alerts_closed": closed,
+        },
+        entries,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """What ``customers.audit.audit_record`` stores for changes/data (DjangoJSONEncoder round trip)."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+
+
+def audit_timeline_bulk(*, actor: Actor, entries: list[dict[str, Any]], now: dt.datetime) -> list[AuditEvent]:
+    """Append many (audit event + timeline entry) pairs in one go: advisory lock, chain head read once, hashes
+    in order in Python, one bulk insert per table — the rows ``customers.audit.audit_and_timeline`` writes,
+    including the timeline ``description`` (a lifecycle transition's reason). Call inside a transaction."""
+    if not entries:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
+    previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
+    events = []
+    for e in entries:
+        event = AuditEvent(
+            occurred_at=now,
+            actor=actor.label,
+            channel=actor.channel,
+            tool=actor.tool or "",
+            action=e["action"],
+            object_type=e["object_type"],
+            object_id=str(e["object_id"] or ""),
+            client_id=e["client"],
+            changes=_jsonable(e.get("changes") or {}),
+            data=_jsonable(e.get("data") or {}),
+            prev_hash=previous,
+        )
+        event.hash = previous = audit_event_hash(event)
+        events.append(event)
+    events = AuditEvent.objects.bulk_create(events)
+    TimelineEvent.objects.bulk_create(
+        [
+            TimelineEvent(
+                client_id=e["client"],
+                occurred_at=now,
+                event_type=e["event_type"],
+                title=e["title"][:300],
+                description=e.get("description", ""),
+                impact=e["impact"],
+                severity=e["severity"],
+                source_type=e["object_type"],
+                source_id=str(e["object_id"] or ""),
+                audit_event=event,
+                actor=actor.label,
+                counts_as_engagement=False,
+            )
+            for e, event in zip(entries, events, strict=True)
+        ]
+    )
+    return events
