@@ -29,7 +29,7 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 from django.dispatch import receiver
 from django.utils import timezone
 
-from cs_project.core.bulk import rows_update
+from cs_project.core.bulk import bound_cursor, rows_update
 from cs_project.core.errors import InvalidParameter, NotFound
 from customers.choices import AccountStatus, ContractStatus, HealthTrend, PaymentStatus, RiskLevel, Tier
 from customers.models import Client, Contract, IntegrationCredential, Invoice, TimelineEvent
@@ -1137,7 +1137,7 @@ def _pg_upsert(model, rows: list[dict], update_fields: list[str], stamp: dt.date
         f"AS r({', '.join(f'{c} {t}' for c, t in cols)}) "
         f"ON CONFLICT (client_id, as_of) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
     )
-    with connection.cursor() as cur:
+    with bound_cursor() as cur:
         cur.execute(sql, [stamp, _dumps(rows)])
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +30,27 @@ def _json_default(value: Any) -> Any:
 
 def json_batch(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, default=_json_default, separators=(",", ":"))
+
+
+@contextmanager
+def bound_cursor() -> Iterator[Any]:
+    """A cursor that sends its parameters apart from the SQL text (server-side binding) on PostgreSQL.
+
+    Django's psycopg cursors bind on the client: a batch of several MB is escaped into the SQL text and lexed
+    again by the server (~45 ms per 2,000 snapshots). The batch writes use this cursor instead, still wrapped
+    by Django (execute wrappers, query logging and counting in tests)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cur:
+            yield cur
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    cur = connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    try:
+        yield cur
+    finally:
+        cur.close()
 
 
 def pg_column_types(model, names: list[str]) -> list[tuple[str, str]]:
@@ -51,7 +74,7 @@ def rows_update(model, rows: list[dict[str, Any]], fields: list[str], *, key: st
     key_col = model._meta.get_field(key).column
     cols = pg_column_types(model, [key, *fields])
     sets = ", ".join(f"{c} = v.{c}" for c, _ in cols[1:])
-    with connection.cursor() as cur:
+    with bound_cursor() as cur:
         cur.execute(
             f"UPDATE {table} AS t SET {sets} "
             f"FROM jsonb_to_recordset(%s::jsonb) AS v({', '.join(f'{c} {t}' for c, t in cols)}) "
