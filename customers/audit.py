@@ -12,6 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cs_project.core.bulk import objects_insert
 from cs_project.core.context import Actor
 
 from .choices import Impact, Severity
@@ -184,3 +185,58 @@ def tool_call_record(
             "request_id": request_id,
         },
     )
+
+
+def audit_and_timeline_bulk(*, actor: Actor, entries: list[dict[str, Any]], now) -> list[AuditEvent]:
+    """Append many (audit event + timeline entry) pairs for set-based jobs: one lock, one read of the chain
+    head, the hashes computed in order in Python, one bulk INSERT per table — the rows :func:`audit_and_timeline`
+    writes per entry. Call inside a transaction.
+
+    Each entry: client (pk), action, event_type, title, object_type, object_id, changes, data, impact,
+    severity, and optionally description (the timeline text, e.g. a lifecycle transition's reason)."""
+    if not entries:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_LOCK_KEY])
+    previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
+    events = []
+    for e in entries:
+        event = AuditEvent(
+            occurred_at=now,
+            actor=actor.label,
+            channel=actor.channel,
+            tool=actor.tool or "",
+            action=e["action"],
+            object_type=e["object_type"],
+            object_id=str(e["object_id"] or ""),
+            client_id=e["client"],
+            changes=_jsonable(e.get("changes") or {}),
+            data=_jsonable(e.get("data") or {}),
+            prev_hash=previous,
+        )
+        event.hash = previous = audit_event_hash(event)
+        events.append(event)
+    objects_insert(AuditEvent, events, key="event_id")  # ids in list order — the chain order
+    objects_insert(
+        TimelineEvent,
+        [
+            TimelineEvent(
+                client_id=e["client"],
+                occurred_at=now,
+                event_type=e["event_type"],
+                title=e["title"][:300],
+                description=e.get("description", ""),
+                impact=e["impact"],
+                severity=e["severity"],
+                source_type=e["object_type"],
+                source_id=str(e["object_id"] or ""),
+                audit_event=event,
+                actor=actor.label,
+                counts_as_engagement=False,
+            )
+            for e, event in zip(entries, events, strict=True)
+        ],
+        key="event_id",
+    )
+    return events

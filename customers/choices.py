@@ -79,8 +79,14 @@ class Priority(models.TextChoices):
 
     @classmethod
     def rank(cls, value: str) -> int:
-        """0 for critical … 3 for low: sort key, most urgent first."""
-        return list(cls.values).index(value)
+        """0 for critical … 3 for low: sort key, most urgent first (raises ValueError for an unknown value)."""
+        try:
+            return _PRIORITY_RANK[value]
+        except KeyError:
+            raise ValueError(f"{value!r} is not a priority") from None
+
+
+_PRIORITY_RANK = {value: rank for rank, value in enumerate(Priority.values)}
 
 
 class Sentiment(models.TextChoices):

@@ -40,8 +40,7 @@ from django.utils import timezone
 from cs_project.core.bulk import rows_update
 from cs_project.core.context import Actor
 from customers import rules as customer_rules
-from customers.audit import _AUDIT_LOCK_KEY as AUDIT_LOCK_KEY
-from customers.audit import audit_event_hash
+from customers.audit import audit_and_timeline_bulk
 from customers.choices import (
     AlertStatus,
     AlertType,
@@ -52,7 +51,7 @@ from customers.choices import (
     Severity,
     TimelineEventType,
 )
-from customers.models import Alert, AuditEvent, Client, Contract, LifecycleStageHistory, TimelineEvent
+from customers.models import Alert, Client, Contract, LifecycleStageHistory
 
 from .choices import MilestoneImportance
 from .milestones import milestone_status, milestones_record_chunk
@@ -607,7 +606,7 @@ def adoption_and_lifecycle_chunk(
     alert_counts, alert_entries = _sync_alerts(facts, wanted, as_of=as_of, now=now)
     counts.update(alert_counts)
     entries += alert_entries
-    audit_timeline_bulk(actor=actor, entries=entries, now=now)
+    audit_and_timeline_bulk(actor=actor, entries=entries, now=now)
     counts["audit_events"] = len(entries)
     return counts
 
@@ -842,58 +841,3 @@ def _sync_alerts(
         },
         entries,
     )
-
-
-def _jsonable(value: Any) -> Any:
-    """What ``customers.audit.audit_record`` stores for changes/data (DjangoJSONEncoder round trip)."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
-
-
-def audit_timeline_bulk(*, actor: Actor, entries: list[dict[str, Any]], now: dt.datetime) -> list[AuditEvent]:
-    """Append many (audit event + timeline entry) pairs in one go: advisory lock, chain head read once, hashes
-    in order in Python, one bulk insert per table — the rows ``customers.audit.audit_and_timeline`` writes,
-    including the timeline ``description`` (a lifecycle transition's reason). Call inside a transaction."""
-    if not entries:
-        return []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
-    previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
-    events = []
-    for e in entries:
-        event = AuditEvent(
-            occurred_at=now,
-            actor=actor.label,
-            channel=actor.channel,
-            tool=actor.tool or "",
-            action=e["action"],
-            object_type=e["object_type"],
-            object_id=str(e["object_id"] or ""),
-            client_id=e["client"],
-            changes=_jsonable(e.get("changes") or {}),
-            data=_jsonable(e.get("data") or {}),
-            prev_hash=previous,
-        )
-        event.hash = previous = audit_event_hash(event)
-        events.append(event)
-    events = AuditEvent.objects.bulk_create(events)
-    TimelineEvent.objects.bulk_create(
-        [
-            TimelineEvent(
-                client_id=e["client"],
-                occurred_at=now,
-                event_type=e["event_type"],
-                title=e["title"][:300],
-                description=e.get("description", ""),
-                impact=e["impact"],
-                severity=e["severity"],
-                source_type=e["object_type"],
-                source_id=str(e["object_id"] or ""),
-                audit_event=event,
-                actor=actor.label,
-                counts_as_engagement=False,
-            )
-            for e, event in zip(entries, events, strict=True)
-        ]
-    )
-    return events

@@ -7,21 +7,18 @@ and records the side effects (JobRun, timeline entries for movers, alerts throug
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from cs_project.core.bulk import rows_update
 from cs_project.core.context import Actor
-from customers.audit import _AUDIT_LOCK_KEY as AUDIT_LOCK_KEY
-from customers.audit import audit_and_timeline, audit_event_hash
+from customers.audit import audit_and_timeline, audit_and_timeline_bulk
 from customers.choices import (
     AccountStatus,
     AlertStatus,
@@ -34,7 +31,7 @@ from customers.choices import (
     Severity,
     TimelineEventType,
 )
-from customers.models import Alert, AuditEvent, Client, JobRun, TimelineEvent
+from customers.models import Alert, Client, JobRun
 
 from .lifecycle_automation import adoption_and_lifecycle_chunk
 from .models import ClientUsageDaily
@@ -290,65 +287,6 @@ def _clear_health_alerts(results: list[dict[str, Any]], *, actor: Actor) -> None
 # ------------------------------------------------------------------------------------------------------------
 # Set-based side effects of a chunk: movers + alerts with a constant number of queries
 # ------------------------------------------------------------------------------------------------------------
-
-
-def _audit_jsonable(value: Any) -> Any:
-    """What ``customers.audit.audit_record`` stores for changes/data (DjangoJSONEncoder round trip)."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
-
-
-def audit_and_timeline_bulk(
-    *, actor: Actor, entries: list[dict[str, Any]], now: dt.datetime
-) -> list[AuditEvent]:
-    """Append many (audit event + timeline entry) pairs: one lock, one read of the chain head, the hashes
-    computed in order in Python, one bulk INSERT per table. Same rows as ``audit_and_timeline`` per entry.
-
-    Each entry: client (pk), action, event_type, title, object_type, object_id, changes, data, impact,
-    severity. Call inside a transaction."""
-    if not entries:
-        return []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
-    previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
-    events = []
-    for e in entries:
-        event = AuditEvent(
-            occurred_at=now,
-            actor=actor.label,
-            channel=actor.channel,
-            tool=actor.tool or "",
-            action=e["action"],
-            object_type=e["object_type"],
-            object_id=str(e["object_id"] or ""),
-            client_id=e["client"],
-            changes=_audit_jsonable(e.get("changes") or {}),
-            data=_audit_jsonable(e.get("data") or {}),
-            prev_hash=previous,
-        )
-        event.hash = previous = audit_event_hash(event)
-        events.append(event)
-    events = AuditEvent.objects.bulk_create(events)  # ids in order (RETURNING) — the chain order
-    TimelineEvent.objects.bulk_create(
-        [
-            TimelineEvent(
-                client_id=e["client"],
-                occurred_at=now,
-                event_type=e["event_type"],
-                title=e["title"][:300],
-                description="",
-                impact=e["impact"],
-                severity=e["severity"],
-                source_type=e["object_type"],
-                source_id=str(e["object_id"] or ""),
-                audit_event=event,
-                actor=actor.label,
-                counts_as_engagement=False,
-            )
-            for e, event in zip(entries, events, strict=True)
-        ]
-    )
-    return events
 
 
 def health_side_effects_bulk(

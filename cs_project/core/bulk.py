@@ -81,3 +81,38 @@ def rows_update(model, rows: list[dict[str, Any]], fields: list[str], *, key: st
             f"WHERE t.{key_col} = v.{key_col}",
             [json_batch(rows)],
         )
+
+
+def objects_insert(model, objects: list, *, key: str) -> list:
+    """INSERT model instances in the given order and set their primary keys (matched back by the unique ``key``).
+
+    PostgreSQL: one ``INSERT … SELECT … FROM jsonb_to_recordset ORDER BY`` with the batch as one bound JSON
+    parameter (Django's ``bulk_create`` spends most of a large batch adapting per-value arrays); rows get their
+    ids in list order, which append-only chains (the audit log) rely on. Other databases: ``bulk_create``."""
+    if not objects:
+        return objects
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objects)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    rows = []
+    for seq, obj in enumerate(objects):
+        row = {f.column: f.pre_save(obj, add=True) for f in fields}
+        row["_seq"] = seq
+        rows.append(row)
+    cols = [(f.column, f.db_type(connection)) for f in fields]
+    names = ", ".join(c for c, _ in cols)
+    key_col = model._meta.get_field(key).column
+    pk_col = model._meta.pk.column
+    with bound_cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {model._meta.db_table} ({names}) SELECT {names} "
+            f"FROM jsonb_to_recordset(%s::jsonb) AS r({', '.join(f'{c} {t}' for c, t in cols)}, _seq integer) "
+            f"ORDER BY r._seq RETURNING {pk_col}, {key_col}",
+            [json_batch(rows)],
+        )
+        ids = {str(k): pk for pk, k in cur.fetchall()}
+    for obj in objects:
+        obj.pk = ids[str(getattr(obj, key))]
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objects
