@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cs_project.core.bulk import rows_update
 from cs_project.core.context import Actor
 from cs_project.core.errors import Conflict, InvalidParameter, NotFound
 
@@ -1047,22 +1048,7 @@ def alert_raise(
         return AlertResult(alert=alert, created=True, changed=True, audit_event=event)
 
     alert = existing
-    changes: dict[str, list[Any]] = {"occurrence_count": [alert.occurrence_count, alert.occurrence_count + 1]}
-    new_priority = higher_priority(alert.priority, priority)
-    if new_priority != alert.priority:
-        changes["priority"] = [alert.priority, new_priority]
-        new_due = alert.first_triggered_at + ALERT_DUE[new_priority]
-        changes["due_at"] = [alert.due_at, new_due]
-        alert.priority = new_priority
-        alert.due_at = new_due
-    if alert.evidence != evidence:
-        changes["evidence"] = [alert.evidence, evidence]
-    alert.occurrence_count += 1
-    alert.last_triggered_at = now
-    alert.evidence = evidence
-    alert.consecutive_clear_runs = 0
-    if rule_id and not alert.rule_id:
-        alert.rule_id = rule_id
+    changes = alert_retrigger_apply(alert, priority=priority, rule_id=rule_id, evidence=evidence, now=now)
     alert.save()
     event = audit_and_timeline(
         actor=actor,
@@ -1153,6 +1139,151 @@ def alert_condition_cleared(
         return AlertResult(alert=alert, created=False, changed=True, audit_event=event)
     alert.save(update_fields=["consecutive_clear_runs"])
     return AlertResult(alert=alert, created=False, changed=False, audit_event=None)
+
+
+def alert_retrigger_apply(
+    alert: Alert, *, priority: str, rule_id: str | None, evidence: dict[str, Any], now: dt.datetime
+) -> dict[str, list[Any]]:
+    """A new trigger of a live alert, in memory (RULES §16): occurrence + 1, last trigger, evidence replaced,
+    the higher priority (due date recomputed from the first trigger), clear runs reset. Returns the audit changes."""
+    changes: dict[str, list[Any]] = {"occurrence_count": [alert.occurrence_count, alert.occurrence_count + 1]}
+    new_priority = higher_priority(alert.priority, priority)
+    if new_priority != alert.priority:
+        changes["priority"] = [alert.priority, new_priority]
+        new_due = alert.first_triggered_at + ALERT_DUE[new_priority]
+        changes["due_at"] = [alert.due_at, new_due]
+        alert.priority = new_priority
+        alert.due_at = new_due
+    if alert.evidence != evidence:
+        changes["evidence"] = [alert.evidence, evidence]
+    alert.occurrence_count += 1
+    alert.last_triggered_at = now
+    alert.evidence = evidence
+    alert.consecutive_clear_runs = 0
+    if rule_id and not alert.rule_id:
+        alert.rule_id = rule_id
+    return changes
+
+
+# Set-based alerts for nightly jobs: the rows, audit and timeline entries of alert_raise / alert_condition_cleared,
+# built in memory per alert and written once per chunk (alerts_batch_save + customers.audit.audit_and_timeline_bulk).
+
+ALERT_UPDATE_FIELDS = [
+    "priority",
+    "due_at",
+    "evidence",
+    "occurrence_count",
+    "last_triggered_at",
+    "consecutive_clear_runs",
+    "rule_id",
+    "status",
+    "closed_at",
+    "close_reason",
+]
+
+
+def alert_batch_new(
+    *,
+    client_id: int,
+    type: str,  # noqa: A002
+    reason: str,
+    priority: str,
+    rule_id: str | None,
+    evidence: dict[str, Any],
+    owner_id: int | None,
+    now: dt.datetime,
+) -> tuple[Alert, dict[str, Any]]:
+    """An unsaved new alert and its audit/timeline entry (as ``alert_raise`` creates one)."""
+    alert = Alert(
+        client_id=client_id,
+        type=type,
+        reason=reason,
+        priority=priority,
+        status=AlertStatus.OPEN,
+        owner_id=owner_id,
+        due_at=now + ALERT_DUE[priority],
+        rule_id=rule_id or "",
+        evidence=evidence,
+        occurrence_count=1,
+        first_triggered_at=now,
+        last_triggered_at=now,
+    )
+    entry = {
+        "client": client_id,
+        "action": "customers.alert.raised",
+        "event_type": alert_timeline_type(type, reason),
+        "title": f"Alert raised: {reason} ({priority})",
+        "object_type": "alert",
+        "object_id": alert.alert_id,
+        "changes": {},
+        "data": {
+            "type": type,
+            "reason": reason,
+            "priority": priority,
+            "rule_id": rule_id or None,
+            "evidence": evidence,
+        },
+        "impact": Impact.POSITIVE
+        if type == AlertType.OPPORTUNITY
+        else Impact.NEGATIVE
+        if type == AlertType.RISK
+        else Impact.NEUTRAL,
+        "severity": _PRIORITY_SEVERITY[priority],
+    }
+    return alert, entry
+
+
+def alert_batch_retrigger(
+    alert: Alert, *, priority: str, rule_id: str | None, evidence: dict[str, Any], now: dt.datetime
+) -> dict[str, Any]:
+    """Re-trigger a live alert in memory; returns its audit/timeline entry (as ``alert_raise`` updates one)."""
+    changes = alert_retrigger_apply(alert, priority=priority, rule_id=rule_id, evidence=evidence, now=now)
+    return {
+        "client": alert.client_id,
+        "action": "customers.alert.updated",
+        "event_type": alert_timeline_type(alert.type, alert.reason),
+        "title": f"Alert re-triggered: {alert.reason} (×{alert.occurrence_count}, {alert.priority})",
+        "object_type": "alert",
+        "object_id": alert.alert_id,
+        "changes": changes,
+        "data": {"rule_id": rule_id or None},
+        "impact": Impact.NEGATIVE if alert.type == AlertType.RISK else Impact.NEUTRAL,
+        "severity": _PRIORITY_SEVERITY[alert.priority],
+    }
+
+
+def alert_batch_clear_run(alert: Alert, *, now: dt.datetime) -> dict[str, Any] | None:
+    """One clear run in memory (as ``alert_condition_cleared``): the second closes the alert (auto_resolved) and
+    returns its audit/timeline entry; the first is bookkeeping only (None)."""
+    alert.consecutive_clear_runs += 1
+    if alert.consecutive_clear_runs < 2:
+        return None
+    old_status = alert.status
+    alert.status, alert.closed_at, alert.close_reason = AlertStatus.CLOSED, now, "auto_resolved"
+    return {
+        "client": alert.client_id,
+        "action": "customers.alert.closed",
+        "event_type": alert_timeline_type(alert.type, alert.reason),
+        "title": f"Alert closed: {alert.reason} (auto_resolved)",
+        "object_type": "alert",
+        "object_id": alert.alert_id,
+        "changes": {"status": [old_status, AlertStatus.CLOSED], "close_reason": ["", "auto_resolved"]},
+        "data": {"reason": alert.reason, "type": alert.type},
+        "impact": Impact.POSITIVE,
+        "severity": Severity.INFO,
+    }
+
+
+def alerts_batch_save(*, created: list[Alert], changed: list[Alert]) -> None:
+    """Write a chunk's alerts: one set-based update of the changed ones, one bulk insert of the new ones."""
+    if changed:
+        rows_update(
+            Alert,
+            [{"id": a.pk, **{f: getattr(a, f) for f in ALERT_UPDATE_FIELDS}} for a in changed],
+            ALERT_UPDATE_FIELDS,
+        )
+    if created:
+        Alert.objects.bulk_create(created, batch_size=1000)
 
 
 def timeline_log(

@@ -37,7 +37,8 @@ from customers.models import ArrMovement, Client, Contract, LifecycleStageHistor
 from .choices import COMPONENTS, ChurnModelStatus
 from .models import ChurnModel, HealthSnapshot
 from .rollups import day_bounds, local_date
-from .scoring import _optional_model, churn_level
+from .scoring import churn_level
+from .selectors import optional_model
 
 # ----------------------------------------------------------------------------------------------------------
 # Constants of RULES §5.2 (not [S]: the spec fixes them)
@@ -315,8 +316,8 @@ def _load_arr(ids: list[int] | None, last_day: dt.date) -> dict[int, tuple[list,
 
 
 def _ticket_model():
-    return _optional_model(
-        "support.Ticket", ("client", "created_at", "priority", "status", "resolved_at", "closed_at")
+    return optional_model(
+        "support.Ticket", "client", "created_at", "priority", "status", "resolved_at", "closed_at"
     )
 
 
@@ -327,8 +328,8 @@ def _open_ticket_statuses() -> tuple[str, ...]:
 
 
 def _survey_model():
-    return _optional_model(
-        "feedback.SurveyResponse", ("client", "survey_type", "score", "respondent_email", "responded_at")
+    return optional_model(
+        "feedback.SurveyResponse", "client", "survey_type", "score", "respondent_email", "responded_at"
     )
 
 

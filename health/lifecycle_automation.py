@@ -30,7 +30,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -57,6 +56,7 @@ from .choices import MilestoneImportance
 from .milestones import milestone_status, milestones_record_chunk
 from .models import AdoptionFramework, HealthSnapshot
 from .rollups import day_bounds, local_date
+from .selectors import optional_model
 
 logger = logging.getLogger(__name__)
 
@@ -94,17 +94,6 @@ def lifecycle_mode() -> str:
         logger.warning("CS_RULES['lifecycle_automation']=%r is not apply/suggest; suggesting only", mode)
         return "suggest"
     return mode
-
-
-def _optional_model(label: str, *fields: str):
-    """A model of an app written in parallel, or None until it exists with the fields we read (then every
-    condition drawn from it is "not met")."""
-    try:
-        model = apps.get_model(label)
-    except (LookupError, ValueError):
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    return model if set(fields) <= names else None
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -181,7 +170,7 @@ def _contract_dates(facts: dict[int, ClientFacts], clients: list[dict], as_of: d
 
 def _plans(facts: dict[int, ClientFacts]) -> None:
     """Latest non-cancelled onboarding plan per client (LC-01). No onboarding app → no plan."""
-    model = _optional_model("onboarding.OnboardingPlan", "client", "status", "start_date")
+    model = optional_model("onboarding.OnboardingPlan", "client", "status", "start_date")
     if model is None:
         return
     latest: dict[int, tuple] = {}
@@ -198,7 +187,7 @@ def _plans(facts: dict[int, ClientFacts]) -> None:
 
 def _critical_escalations(facts: dict[int, ClientFacts], as_of: dt.date) -> None:
     """Open critical escalations opened by the end of the as-of day (LC-02)."""
-    model = _optional_model(
+    model = optional_model(
         "retention.Escalation", "client", "severity", "status", "opened_at", "escalation_id"
     )
     if model is None:
@@ -218,7 +207,7 @@ def _critical_escalations(facts: dict[int, ClientFacts], as_of: dt.date) -> None
 
 def _renewals(facts: dict[int, ClientFacts]) -> None:
     """Every renewal of the chunk's clients, oldest renewal date first (LC-04, LC-05, LC-07)."""
-    model = _optional_model("expansion.Renewal", "client", "status", "renewal_date", "renewal_id")
+    model = optional_model("expansion.Renewal", "client", "status", "renewal_date", "renewal_id")
     if model is None:
         return
     for pk, rid, status, day in (
@@ -231,7 +220,7 @@ def _renewals(facts: dict[int, ClientFacts]) -> None:
 
 def _qualified_opportunities(facts: dict[int, ClientFacts]) -> None:
     """Open expansion opportunities in stage ≥ qualified (LC-06)."""
-    model = _optional_model("expansion.ExpansionOpportunity", "client", "stage")
+    model = optional_model("expansion.ExpansionOpportunity", "client", "stage")
     if model is None:
         return
     for pk, n in (
@@ -668,20 +657,6 @@ def _apply_transitions(
     return entries
 
 
-ALERT_UPDATE_FIELDS = [
-    "priority",
-    "due_at",
-    "evidence",
-    "occurrence_count",
-    "last_triggered_at",
-    "consecutive_clear_runs",
-    "rule_id",
-    "status",
-    "closed_at",
-    "close_reason",
-]
-
-
 def _managed(alert_type: str, reason: str) -> bool:
     if alert_type == AlertType.LIFECYCLE:
         return reason.startswith(SUGGESTION_PREFIX) or reason.startswith(ADOPTION_PREFIX)
@@ -701,7 +676,12 @@ def _sync_alerts(
 ) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Raise / re-trigger the wanted alerts and count clear runs of the live ones this step owns, with the rows,
     audit and timeline entries of ``alert_raise`` / ``alert_condition_cleared`` (RULES §16)."""
-    from customers.services import _PRIORITY_SEVERITY, ALERT_DUE, alert_timeline_type, higher_priority
+    from customers.services import (
+        alert_batch_clear_run,
+        alert_batch_new,
+        alert_batch_retrigger,
+        alerts_batch_save,
+    )
 
     live: dict[tuple[int, str, str], Alert] = {
         (a.client_id, a.type, a.reason): a
@@ -719,119 +699,41 @@ def _sync_alerts(
     retriggered = clear_runs = closed = 0
     entries: list[dict[str, Any]] = []
     for (pk, alert_type, reason), spec in sorted(wanted.items()):
-        priority, rule_id, evidence = spec["priority"], spec["rule_id"], spec["evidence"]
-        evidence = json.loads(json.dumps(evidence, cls=DjangoJSONEncoder))
-        timeline_type = alert_timeline_type(alert_type, reason)
+        evidence = json.loads(json.dumps(spec["evidence"], cls=DjangoJSONEncoder))
         alert = live.get((pk, alert_type, reason))
         if alert is None:
-            alert = Alert(
+            alert, entry = alert_batch_new(
                 client_id=pk,
                 type=alert_type,
                 reason=reason,
-                priority=priority,
-                status=AlertStatus.OPEN,
-                owner_id=facts[pk].owner_id,
-                due_at=now + ALERT_DUE[priority],
-                rule_id=rule_id or "",
+                priority=spec["priority"],
+                rule_id=spec["rule_id"],
                 evidence=evidence,
-                occurrence_count=1,
-                first_triggered_at=now,
-                last_triggered_at=now,
+                owner_id=facts[pk].owner_id,
+                now=now,
             )
             created.append(alert)
-            entries.append(
-                {
-                    "client": pk,
-                    "action": "customers.alert.raised",
-                    "event_type": timeline_type,
-                    "title": f"Alert raised: {reason} ({priority})",
-                    "object_type": "alert",
-                    "object_id": alert.alert_id,
-                    "changes": {},
-                    "data": {
-                        "type": alert_type,
-                        "reason": reason,
-                        "priority": priority,
-                        "rule_id": rule_id or None,
-                        "evidence": evidence,
-                    },
-                    "impact": Impact.NEGATIVE if alert_type == AlertType.RISK else Impact.NEUTRAL,
-                    "severity": _PRIORITY_SEVERITY[priority],
-                }
+        else:
+            entry = alert_batch_retrigger(
+                alert, priority=spec["priority"], rule_id=spec["rule_id"], evidence=evidence, now=now
             )
-            continue
-        changes: dict[str, list[Any]] = {
-            "occurrence_count": [alert.occurrence_count, alert.occurrence_count + 1]
-        }
-        new_priority = higher_priority(alert.priority, priority)
-        if new_priority != alert.priority:
-            new_due = alert.first_triggered_at + ALERT_DUE[new_priority]
-            changes["priority"] = [alert.priority, new_priority]
-            changes["due_at"] = [alert.due_at, new_due]
-            alert.priority, alert.due_at = new_priority, new_due
-        if alert.evidence != evidence:
-            changes["evidence"] = [alert.evidence, evidence]
-        alert.occurrence_count += 1
-        alert.last_triggered_at = now
-        alert.evidence = evidence
-        alert.consecutive_clear_runs = 0
-        if rule_id and not alert.rule_id:
-            alert.rule_id = rule_id
-        changed.append(alert)
-        retriggered += 1
-        entries.append(
-            {
-                "client": pk,
-                "action": "customers.alert.updated",
-                "event_type": timeline_type,
-                "title": f"Alert re-triggered: {reason} (×{alert.occurrence_count}, {alert.priority})",
-                "object_type": "alert",
-                "object_id": alert.alert_id,
-                "changes": changes,
-                "data": {"rule_id": rule_id or None},
-                "impact": Impact.NEGATIVE if alert_type == AlertType.RISK else Impact.NEUTRAL,
-                "severity": _PRIORITY_SEVERITY[alert.priority],
-            }
-        )
+            changed.append(alert)
+            retriggered += 1
+        entries.append(entry)
     for key, alert in sorted(live.items()):
         pk, alert_type, reason = key
         if key in wanted or not _managed(alert_type, reason):
             continue
         if reason == RENEWAL_OVERDUE and _renewal_past_due(facts[pk], as_of):
             continue  # RNW-04 (renewal_reminders) still holds: not ours to clear
-        alert.consecutive_clear_runs += 1
         changed.append(alert)
-        if alert.consecutive_clear_runs < 2:
-            clear_runs += 1
-            continue  # first clear run: bookkeeping only (as alert_condition_cleared)
-        old_status = alert.status
-        alert.status, alert.closed_at, alert.close_reason = AlertStatus.CLOSED, now, "auto_resolved"
-        closed += 1
-        entries.append(
-            {
-                "client": pk,
-                "action": "customers.alert.closed",
-                "event_type": alert_timeline_type(alert.type, alert.reason),
-                "title": f"Alert closed: {alert.reason} (auto_resolved)",
-                "object_type": "alert",
-                "object_id": alert.alert_id,
-                "changes": {
-                    "status": [old_status, AlertStatus.CLOSED],
-                    "close_reason": ["", "auto_resolved"],
-                },
-                "data": {"reason": alert.reason, "type": alert.type},
-                "impact": Impact.POSITIVE,
-                "severity": Severity.INFO,
-            }
-        )
-    if changed:
-        rows_update(
-            Alert,
-            [{"id": a.pk, **{f: getattr(a, f) for f in ALERT_UPDATE_FIELDS}} for a in changed],
-            ALERT_UPDATE_FIELDS,
-        )
-    if created:
-        Alert.objects.bulk_create(created, batch_size=1000)
+        closing = alert_batch_clear_run(alert, now=now)
+        if closing is None:
+            clear_runs += 1  # first clear run: bookkeeping only (as alert_condition_cleared)
+        else:
+            closed += 1
+            entries.append(closing)
+    alerts_batch_save(created=created, changed=changed)
     return (
         {
             "alerts_created": len(created),

@@ -15,7 +15,6 @@ import statistics
 from collections import Counter, defaultdict, deque
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
@@ -28,6 +27,7 @@ from .choices import MilestoneCategory, MilestoneImportance
 from .models import AdoptionFramework, ClientMilestone, Feature, FeatureUsageDaily, UserActivityDaily
 from .rollups import ANON_PREFIX, day_bounds, local_date, rollup_pending
 from .segmentation import gap, r, stable_id, today
+from .selectors import optional_model
 
 D = dt.timedelta
 
@@ -134,17 +134,6 @@ def _criterion_cost(criterion: dict) -> int:
         if kind in criterion:
             return max(_criterion_cost(sub) for sub in criterion[kind])
     return _CRITERION_COST.get(criterion.get("type"), 1)
-
-
-def _optional_model(app_label: str, model_name: str, *fields: str):
-    """A model of an app written in parallel, or None while it (or a field we read) does not exist: the
-    criterion is then not met by anyone (no data), rather than an error."""
-    try:
-        model = apps.get_model(app_label, model_name)
-    except (LookupError, ValueError):
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    return model if set(fields) <= names else None
 
 
 def criterion_dates(
@@ -257,7 +246,7 @@ def criterion_dates(
         ]
         return _sliding_first(rows, criterion.get("window_days", 30), reached)
     if t == "training_passed_at_least":
-        model = _optional_model("onboarding", "TrainingCompletion", "client", "passed", "completed_at")
+        model = optional_model("onboarding.TrainingCompletion", "client", "passed", "completed_at")
         if model is None:
             return {}
         out, seen = {}, Counter()
@@ -271,7 +260,7 @@ def criterion_dates(
                 out[cid] = local_date(at)
         return out
     if t == "onboarding_milestone_completed":
-        model = _optional_model("onboarding", "OnboardingMilestone", "plan", "key", "status", "completed_at")
+        model = optional_model("onboarding.OnboardingMilestone", "plan", "key", "status", "completed_at")
         if model is None:
             return {}
         return _min_dates(
@@ -280,7 +269,7 @@ def criterion_dates(
             ).values_list("plan__client_id", "completed_at")
         )
     if t == "ebr_completed":
-        model = _optional_model("communication", "ExecutiveReview", "client", "status", "completed_at")
+        model = optional_model("communication.ExecutiveReview", "client", "status", "completed_at")
         if model is None:
             return {}
         qs = model.objects.filter(client_id__any=ids, status="completed", completed_at__lt=end)
@@ -288,8 +277,8 @@ def criterion_dates(
             qs = qs.filter(satisfaction_rating__gte=criterion["min_rating"])
         return _min_dates(qs.values_list("client_id", "completed_at"))
     if t == "onboarding_success_criteria_met":
-        model = _optional_model(
-            "onboarding", "PlanSuccessCriterion", "plan", "measured", "status", "evaluated_at"
+        model = optional_model(
+            "onboarding.PlanSuccessCriterion", "plan", "measured", "status", "evaluated_at"
         )
         if model is None:
             return {}
@@ -306,7 +295,7 @@ def criterion_dates(
                     out[cid] = day
         return out
     if t == "advocate_enrolled":
-        model = _optional_model("communication", "Advocate", "client", "enrolled_at")
+        model = optional_model("communication.Advocate", "client", "enrolled_at")
         if model is None:
             return {}
         return _min_dates(
@@ -315,9 +304,7 @@ def criterion_dates(
             )
         )
     if t == "nps_promoter":
-        model = _optional_model(
-            "feedback", "SurveyResponse", "client", "survey_type", "score", "responded_at"
-        )
+        model = optional_model("feedback.SurveyResponse", "client", "survey_type", "score", "responded_at")
         if model is None:
             return {}
         qs = model.objects.filter(client_id__any=ids, survey_type="nps", score__gte=9, responded_at__lt=end)

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -45,6 +44,7 @@ from .models import (
     UserActivityDaily,
 )
 from .rollups import ANON_PREFIX, day_bounds, ensure_fresh, local_date
+from .selectors import optional_model
 
 OFFICIAL_LOOKBACK_DAYS = 30
 SATISFACTION_MIN_WINDOW = 90
@@ -318,16 +318,6 @@ def churn_heuristic(
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _optional_model(label: str, fields: tuple[str, ...]):
-    """An app model being written in parallel: None (no data) until it exists with the fields we need."""
-    try:
-        model = apps.get_model(label)
-    except (LookupError, ValueError):
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    return model if set(fields) <= names else None
-
-
 @dataclass
 class Window:
     as_of: dt.date
@@ -450,7 +440,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
         .annotate(m=Max("occurred_at"))
         .values_list("client_id", "m")
     )
-    portal = _optional_model("support.PortalActivity", ("client", "occurred_at"))
+    portal = optional_model("support.PortalActivity", "client", "occurred_at")
     if portal is not None:
         _merge(
             portal.objects.filter(client_id__any=ids, occurred_at__lt=win.end)
@@ -458,7 +448,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
             .annotate(m=Max("occurred_at"))
             .values_list("client_id", "m")
         )
-    email = _optional_model("communication.EmailMessage", ("client", "clicked_at"))
+    email = optional_model("communication.EmailMessage", "client", "clicked_at")
     if email is not None:
         _merge(
             email.objects.filter(client_id__any=ids, clicked_at__isnull=False, clicked_at__lt=win.end)
@@ -469,9 +459,14 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     out["last_engagement"] = latest
 
     # Support (RULES §4.2.3).
-    ticket = _optional_model(
+    ticket = optional_model(
         "support.Ticket",
-        ("client", "created_at", "priority", "first_response_at", "first_response_due_at", "resolved_at"),
+        "client",
+        "created_at",
+        "priority",
+        "first_response_at",
+        "first_response_due_at",
+        "resolved_at",
     )
     out["tickets"] = {}
     if ticket is not None:
@@ -497,7 +492,7 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
                 b=Count("id", filter=fr_breach | res_breach),
             )
         }
-    escalation = _optional_model("retention.Escalation", ("client", "opened_at"))
+    escalation = optional_model("retention.Escalation", "client", "opened_at")
     out["escalations"] = {}
     if escalation is not None:
         out["escalations"] = dict(
@@ -524,8 +519,8 @@ def gather_inputs(client_ids: list[int], win: Window) -> dict[str, Any]:
     # Satisfaction (RULES §4.2.4): latest response per respondent e-mail and type in max(W, 90) days.
     responses: dict[int, dict[tuple, tuple]] = defaultdict(dict)
     sat_start_at = day_bounds(win.sat_start)[0]
-    survey = _optional_model(
-        "feedback.SurveyResponse", ("client", "survey_type", "score", "respondent_email", "responded_at")
+    survey = optional_model(
+        "feedback.SurveyResponse", "client", "survey_type", "score", "respondent_email", "responded_at"
     )
     if survey is not None:
         for pk, cid, kind, score, mail, at in (

@@ -5,7 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
+
 from .models import ValueTier
+
+
+def optional_model(label: str, *fields: str):
+    """A model of another app ("app.Model"), or None while it — or a field we read — does not exist: whatever
+    is drawn from it is then "no data" / "not met" rather than an error (apps are built one after another)."""
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+    names = {f.name for f in model._meta.get_fields()}
+    return model if set(fields) <= names else None
 
 
 def value_tiers() -> list[ValueTier]:

@@ -16,7 +16,6 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from cs_project.core.bulk import rows_update
 from cs_project.core.context import Actor
 from customers.audit import audit_and_timeline, audit_and_timeline_bulk
 from customers.choices import (
@@ -300,7 +299,12 @@ def health_side_effects_bulk(
     clear runs (counter + 1; closed ``auto_resolved`` at 2), each create/update/close with audit + timeline.
     Queries: live alerts of the chunk (1, FOR UPDATE), CSMs of clients getting a new alert (≤ 1), bulk create
     and update of alerts (≤ 2 + batches), chain head + lock (2), audit and timeline inserts (2)."""
-    from customers.services import _PRIORITY_SEVERITY, ALERT_DUE, alert_timeline_type, higher_priority
+    from customers.services import (
+        alert_batch_clear_run,
+        alert_batch_new,
+        alert_batch_retrigger,
+        alerts_batch_save,
+    )
 
     now = now or timezone.now()
     entries: list[dict[str, Any]] = []
@@ -332,133 +336,35 @@ def health_side_effects_bulk(
         )
         for pk, cands in wanted.items():
             for c in cands:
-                reason, priority, rule_id, evidence = c["reason"], c["priority"], c["rule_id"], c["evidence"]
-                timeline_type = alert_timeline_type(AlertType.RISK, reason)
-                alert = live.get((pk, reason))
+                alert = live.get((pk, c["reason"]))
                 if alert is None:
-                    alert = Alert(
+                    alert, entry = alert_batch_new(
                         client_id=pk,
                         type=AlertType.RISK,
-                        reason=reason,
-                        priority=priority,
-                        status=AlertStatus.OPEN,
+                        reason=c["reason"],
+                        priority=c["priority"],
+                        rule_id=c["rule_id"],
+                        evidence=c["evidence"],
                         owner_id=owners.get(pk),
-                        due_at=now + ALERT_DUE[priority],
-                        rule_id=rule_id or "",
-                        evidence=evidence,
-                        occurrence_count=1,
-                        first_triggered_at=now,
-                        last_triggered_at=now,
+                        now=now,
                     )
                     new_alerts.append(alert)
-                    entries.append(
-                        {
-                            "client": pk,
-                            "action": "customers.alert.raised",
-                            "event_type": timeline_type,
-                            "title": f"Alert raised: {reason} ({priority})",
-                            "object_type": "alert",
-                            "object_id": alert.alert_id,
-                            "changes": {},
-                            "data": {
-                                "type": AlertType.RISK,
-                                "reason": reason,
-                                "priority": priority,
-                                "rule_id": rule_id or None,
-                                "evidence": evidence,
-                            },
-                            "impact": Impact.NEGATIVE,
-                            "severity": _PRIORITY_SEVERITY[priority],
-                        }
+                else:
+                    entry = alert_batch_retrigger(
+                        alert, priority=c["priority"], rule_id=c["rule_id"], evidence=c["evidence"], now=now
                     )
-                    continue
-                changes: dict[str, list[Any]] = {
-                    "occurrence_count": [alert.occurrence_count, alert.occurrence_count + 1]
-                }
-                new_priority = higher_priority(alert.priority, priority)
-                if new_priority != alert.priority:
-                    changes["priority"] = [alert.priority, new_priority]
-                    new_due = alert.first_triggered_at + ALERT_DUE[new_priority]
-                    changes["due_at"] = [alert.due_at, new_due]
-                    alert.priority = new_priority
-                    alert.due_at = new_due
-                if alert.evidence != evidence:
-                    changes["evidence"] = [alert.evidence, evidence]
-                alert.occurrence_count += 1
-                alert.last_triggered_at = now
-                alert.evidence = evidence
-                alert.consecutive_clear_runs = 0
-                if rule_id and not alert.rule_id:
-                    alert.rule_id = rule_id
-                changed.append(alert)
-                entries.append(
-                    {
-                        "client": pk,
-                        "action": "customers.alert.updated",
-                        "event_type": timeline_type,
-                        "title": (
-                            f"Alert re-triggered: {reason} (×{alert.occurrence_count}, {alert.priority})"
-                        ),
-                        "object_type": "alert",
-                        "object_id": alert.alert_id,
-                        "changes": changes,
-                        "data": {"rule_id": rule_id or None},
-                        "impact": Impact.NEGATIVE,
-                        "severity": _PRIORITY_SEVERITY[alert.priority],
-                    }
-                )
+                    changed.append(alert)
+                entries.append(entry)
         for (pk, reason), alert in live.items():
             if any(c["reason"] == reason for c in wanted[pk]):
                 continue
-            alert.consecutive_clear_runs += 1
             changed.append(alert)
-            if alert.consecutive_clear_runs < 2:
-                continue  # first clear run: bookkeeping only, no audit
-            old_status = alert.status
-            alert.status = AlertStatus.CLOSED
-            alert.closed_at = now
-            alert.close_reason = "auto_resolved"
-            entries.append(
-                {
-                    "client": pk,
-                    "action": "customers.alert.closed",
-                    "event_type": alert_timeline_type(alert.type, alert.reason),
-                    "title": f"Alert closed: {alert.reason} (auto_resolved)",
-                    "object_type": "alert",
-                    "object_id": alert.alert_id,
-                    "changes": {
-                        "status": [old_status, AlertStatus.CLOSED],
-                        "close_reason": ["", "auto_resolved"],
-                    },
-                    "data": {"reason": alert.reason, "type": alert.type},
-                    "impact": Impact.POSITIVE,
-                    "severity": Severity.INFO,
-                }
-            )
-        if changed:
-            rows_update(
-                Alert,
-                [{"id": a.pk, **{f: getattr(a, f) for f in ALERT_UPDATE_FIELDS}} for a in changed],
-                ALERT_UPDATE_FIELDS,
-            )
-        if new_alerts:
-            Alert.objects.bulk_create(new_alerts, batch_size=1000)
+            closing = alert_batch_clear_run(alert, now=now)
+            if closing is not None:
+                entries.append(closing)
+        alerts_batch_save(created=new_alerts, changed=changed)
     audit_and_timeline_bulk(actor=actor, entries=entries, now=now)
     return {"entries": len(entries), "alerts_created": len(new_alerts), "alerts_changed": len(changed)}
-
-
-ALERT_UPDATE_FIELDS = [
-    "priority",
-    "due_at",
-    "evidence",
-    "occurrence_count",
-    "last_triggered_at",
-    "consecutive_clear_runs",
-    "rule_id",
-    "status",
-    "closed_at",
-    "close_reason",
-]
 
 
 def health_scoring_run(
