@@ -8,9 +8,7 @@ Portfolio-wide functions run a fixed number of aggregate queries whatever the nu
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -52,6 +50,8 @@ from django.utils import timezone
 
 from cs_project.core.context import Actor
 from cs_project.core.errors import InvalidParameter, NotFound
+from cs_project.core.formatting import iso, json_text, jsonable, to_csv, to_markdown
+from cs_project.core.stats import clamp, gini, ols, r, rate_change
 from customers.audit import audit_and_timeline
 from customers.choices import (
     AccountStatus,
@@ -68,6 +68,17 @@ from customers.models import Alert, Client, Contract
 from customers.rules import finding, health_findings, sort_findings
 
 from .choices import COMPONENTS
+from .common import (
+    benchmark,
+    counting_exclusions,
+    gap,
+    money,
+    resolve_client,
+    seats_of,
+    stable_id,
+    tier_rank,
+    today,
+)
 from .models import (
     ChurnPrediction,
     ClientUsageDaily,
@@ -78,8 +89,8 @@ from .models import (
     UserActivityDaily,
 )
 from .rollups import ANON_PREFIX, day_bounds, ensure_fresh, raw_retention_cutoff, reporting_tz
+from .rules import adoption_stage, trend_10pct, user_cohorts
 from .scoring import risk_band, score_client, trend_label, validate_weights
-from .segmentation import gap, money, r, stable_id, today
 
 D = dt.timedelta
 BANDS = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.CRITICAL]
@@ -89,175 +100,6 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # ------------------------------------------------------------------------------------------------------------
 # Shared helpers
 # ------------------------------------------------------------------------------------------------------------
-
-
-def resolve_client(client_id: str) -> Client:
-    try:
-        return Client.objects.get(client_id=client_id)
-    except Client.DoesNotExist:
-        raise NotFound(f"Client '{client_id}' does not exist.", field="client_id") from None
-
-
-def rate_change(new: float | None, old: float | None) -> float | None:
-    if new is None or not old:
-        return None
-    return (new - old) / old
-
-
-def trend_10pct(new: float | None, old: float | None) -> str | None:
-    """RULES §3.4 usage trend: ≥ +10 % increasing, ≤ −10 % decreasing, else stable; P empty → None."""
-    change = rate_change(new, old)
-    if change is None:
-        return None
-    if change >= 0.10 - 1e-12:
-        return "increasing"
-    if change <= -0.10 + 1e-12:
-        return "decreasing"
-    return "stable"
-
-
-def ols(xs: list[float], ys: list[float]) -> dict[str, float] | None:
-    """Ordinary least squares y = a + b·x with r² and the residual standard error (n − 2 d.o.f.)."""
-    n = len(xs)
-    if n < 3:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = my - slope * mx
-    sse = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys, strict=True))
-    sst = sum((y - my) ** 2 for y in ys)
-    return {
-        "slope": slope,
-        "intercept": intercept,
-        "r2": 1 - sse / sst if sst else 1.0,
-        "se": math.sqrt(sse / (n - 2)),
-        "n": n,
-    }
-
-
-def clamp(v: float, low: float = 0.0, high: float = 100.0) -> float:
-    return max(low, min(high, v))
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return q[0], q[1], q[2]
-
-
-def percentile_rank(value: float, peers: list[float]) -> int:
-    """RULES §15.1: 100 × (peers below + 0.5 × peers equal) ÷ peers, integer."""
-    below = sum(1 for p in peers if p < value)
-    equal = sum(1 for p in peers if p == value)
-    return int(r(100 * (below + 0.5 * equal) / len(peers), 0))
-
-
-def benchmark(
-    metric: str,
-    value: float | None,
-    peers: list[float],
-    dimension: str,
-    dim_value: str,
-    gaps: list,
-    path: str,
-) -> dict[str, Any]:
-    """RULES §15.1 shape; fewer than ``benchmark_min_peers`` → nulls + ``peer_group_too_small``."""
-    minimum = int(settings.CS_RULES.get("benchmark_min_peers", 5))
-    out = {
-        "metric": metric,
-        "value": value,
-        "peer_group": {"dimension": dimension, "value": dim_value, "size": len(peers)},
-        "percentile": None,
-        "peer_p25": None,
-        "peer_median": None,
-        "peer_p75": None,
-    }
-    if len(peers) < minimum:
-        gaps.append(gap(f"{path}.percentile", "peer_group_too_small", f"{len(peers)} peers (< {minimum})."))
-        return out
-    p25, p50, p75 = quartiles(sorted(peers))
-    out.update(
-        peer_p25=r(p25, 4),
-        peer_median=r(p50, 4),
-        peer_p75=r(p75, 4),
-        percentile=percentile_rank(value, peers) if value is not None else None,
-    )
-    if value is None:
-        gaps.append(gap(f"{path}.value", "not_enough_data", "The client's own value is not available."))
-    return out
-
-
-def tier_rank(tier: str) -> int:
-    try:
-        return Tier.rank(tier)
-    except ValueError:
-        return 0
-
-
-def adoption_stage(dates: list[dt.date], client_active_days: int) -> str:
-    """RULES §3.4 feature adoption stage over a window."""
-    n = len(set(dates))
-    if n == 0:
-        return "not_used"
-    if n >= 3 and n >= 0.5 * client_active_days:
-        return "power"
-    weeks = {d.isocalendar()[:2] for d in dates}
-    if n >= 3 and len(weeks) >= 2:
-        return "regular"
-    return "tried"
-
-
-def user_cohorts(rows: list[dict], window_days: int) -> dict[str, list[str]]:
-    """RULES §3.4 (first match wins) from per-user counts ``w`` (active days in W), ``p`` (in P) and
-    ``before`` (active days in the 90 days before W)."""
-    out: dict[str, list[str]] = {"power": [], "regular": [], "at_risk": [], "inactive": []}
-    for row in sorted(rows, key=lambda x: x["user_id"]):
-        w, p, before = row["w"], row["p"], row["before"]
-        if w == 0 and before > 0:
-            out["inactive"].append(row["user_id"])
-        elif p > 0 and w <= 0.5 * p:
-            out["at_risk"].append(row["user_id"])
-        elif w > 0 and w >= 0.5 * window_days:
-            out["power"].append(row["user_id"])
-        elif w > 0:
-            out["regular"].append(row["user_id"])
-    return out
-
-
-def seats_of(client: Client) -> int | None:
-    return (
-        Contract.objects.filter(client=client, status=ContractStatus.ACTIVE)
-        .order_by("-start_date", "-id")
-        .values_list("included_users", flat=True)
-        .first()
-    )
-
-
-def counting_exclusions() -> list[str]:
-    """Feature keys whose events do not count as activity (RULES §3.1)."""
-    return list(Feature.objects.filter(counts_as_activity=False).values_list("feature_key", flat=True))
-
-
-def iso(v: Any) -> Any:
-    return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
-
-
-def jsonable(value: Any, places: int = 4) -> Any:
-    if isinstance(value, dict):
-        return {k: jsonable(v, places) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v, places) for v in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else r(value, places)
-    return value
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -1914,46 +1756,6 @@ def _report_account(*, start, end, client, min_change, limit, gaps) -> dict[str,
     }
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, list):
-        return "; ".join(str(x) for x in v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
-def to_csv(columns: list[str], rows: list[dict]) -> str:
-    """One row per record with a header row; RFC 4180 quoting and CRLF line ends."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
-    return buf.getvalue()
-
-
-def _md(v: Any) -> str:
-    text = _cell(v)
-    return text.replace("|", "\\|").replace("\n", " ") if text else "–"
-
-
-def to_markdown(title: str, start: dt.date, end: dt.date, summary: dict, tables: list[tuple]) -> str:
-    lines = [f"# {title}", "", f"Period: {start.isoformat()} – {end.isoformat()}", "", "## Summary", ""]
-    lines += ["| Metric | Value |", "|---|---|"]
-    lines += [f"| {k} | {_md(v)} |" for k, v in summary.items()]
-    for name, columns, rows in tables:
-        lines += ["", f"## {name}", ""]
-        if not rows:
-            lines.append("_None._")
-            continue
-        lines.append("| " + " | ".join(columns) + " |")
-        lines.append("|" + "---|" * len(columns))
-        lines += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 # ------------------------------------------------------------------------------------------------------------
 # track_feature_adoption (TOOLS §3.4)
 # ------------------------------------------------------------------------------------------------------------
@@ -2596,12 +2398,6 @@ def lifecycle_analyze(
     }
 
 
-def json_text(value: Any) -> str:
-    import json
-
-    return json.dumps(value or {}, default=str).lower()
-
-
 def lifecycle_history(*, client_id: str) -> dict[str, Any]:
     from customers.models import LifecycleStageHistory
 
@@ -2722,14 +2518,6 @@ def _validate_tier_definitions(defs: list[dict]) -> list[dict]:
     if len({t["name"] for t in out}) != len(out):
         raise InvalidParameter("Tier names must be unique.", field="tier_definitions")
     return list(reversed(ordered))
-
-
-def gini(values: list[float]) -> float | None:
-    xs = sorted(values)
-    n, total = len(xs), sum(xs)
-    if n == 0 or total == 0:
-        return None
-    return (2 * sum((i + 1) * x for i, x in enumerate(xs))) / (n * total) - (n + 1) / n
 
 
 def value_tier_segmentation(

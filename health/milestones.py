@@ -19,14 +19,15 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from cs_project.core.errors import InvalidParameter
+from cs_project.core.stats import r
 from customers.choices import AccountStatus, Priority, Tier
 from customers.models import Client, Contract
 from customers.rules import finding, sort_findings
 
 from .choices import MilestoneCategory, MilestoneImportance
+from .common import gap, stable_id, today
 from .models import AdoptionFramework, ClientMilestone, Feature, FeatureUsageDaily, UserActivityDaily
 from .rollups import ANON_PREFIX, day_bounds, local_date, rollup_pending
-from .segmentation import gap, r, stable_id, today
 from .selectors import optional_model
 
 D = dt.timedelta
@@ -419,7 +420,7 @@ def adoption_milestones(
     include_benchmarks: bool = True,
     celebration_recommendations: bool = True,
 ) -> dict[str, Any]:
-    from .analytics import benchmark, resolve_client
+    from .common import benchmark, resolve_client
 
     custom = None
     if milestone_framework == "custom":

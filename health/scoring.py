@@ -17,7 +17,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from cs_project.core.bulk import bound_cursor, rows_update
 from cs_project.core.errors import InvalidParameter, NotFound
+from cs_project.core.stats import round_half_up
 from customers.choices import AccountStatus, ContractStatus, HealthTrend, PaymentStatus, RiskLevel, Tier
 from customers.models import Client, Contract, IntegrationCredential, Invoice, TimelineEvent
 
@@ -70,26 +71,6 @@ def _rules_changed(*, setting: str, **kwargs) -> None:
     global _RULES
     if setting == "CS_RULES":
         _RULES = None
-
-
-_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}
-
-
-_SCALES = {places: 10.0**places for places in range(9)}
-
-
-def round_half_up(value: float, places: int = 0) -> float:
-    """Half-up rounding of the value as printed (``repr``), e.g. 2.675 → 2.68, as RULES' examples read.
-
-    Fast path: away from a tie, the float and its printed form round the same way, and ``round`` is exact;
-    within 1e-7 of a tie (or for huge / non-finite values) the decimal path decides."""
-    scale = _SCALES.get(places)
-    if scale is not None and -1e9 < value < 1e9:
-        scaled = value * scale
-        if abs(abs(scaled - math.floor(scaled)) - 0.5) > 1e-7:
-            return round(value, places)
-    q = _QUANTA.get(places) or Decimal(1).scaleb(-places)
-    return float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
 
 
 def _r(value: float | None, places: int) -> float | None:

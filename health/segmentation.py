@@ -9,8 +9,6 @@ members are untouched. Segments below ``min_segment_size`` are not persisted.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 import re
 import statistics
@@ -26,6 +24,7 @@ from django.utils import timezone
 
 from cs_project.core.context import Actor
 from cs_project.core.errors import InvalidParameter
+from cs_project.core.stats import r
 from customers.audit import audit_record
 from customers.choices import (
     AccountStatus,
@@ -39,36 +38,14 @@ from customers.choices import (
 from customers.models import Alert, ArrMovement, Client, TimelineEvent
 from customers.rules import finding, sort_findings
 
+from .common import gap, money, stable_id, today
 from .models import HealthSnapshot, Segment, SegmentMembership, UserActivityDaily
-from .rollups import ANON_PREFIX, local_date, rollup_pending
-from .scoring import round_half_up
+from .rollups import ANON_PREFIX, rollup_pending
 from .selectors import value_tier_bands
 
 # ------------------------------------------------------------------------------------------------------------
 # Small shared helpers
 # ------------------------------------------------------------------------------------------------------------
-
-
-def today() -> dt.date:
-    return local_date(timezone.now())
-
-
-def gap(field: str, reason: str, detail: str) -> dict[str, str]:
-    return {"field": field, "reason": reason, "detail": detail}
-
-
-def r(value: float | None, places: int) -> float | None:
-    return None if value is None else round_half_up(float(value), places)
-
-
-def money(value: Any) -> float | None:
-    return None if value is None else float(Decimal(value).quantize(Decimal("0.01")))
-
-
-def stable_id(prefix: str, tool: str, payload: Any) -> str:
-    """Deterministic id of (tool, arguments[, as-of]) (TOOLS §0.3)."""
-    text = json.dumps([tool, payload], sort_keys=True, default=str)
-    return f"{prefix}_{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def slug_key(name: str) -> str:

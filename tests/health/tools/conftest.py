@@ -7,9 +7,9 @@ import pytest
 
 from cs_project.core.registry import execute_tool
 from customers.models import TimelineEvent
+from health.common import today
 from health.models import HealthSnapshot
 from health.rollups import day_bounds
-from health.segmentation import today
 
 
 @pytest.fixture
