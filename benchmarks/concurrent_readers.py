@@ -1,0 +1,216 @@
+"""Tool latency under concurrent readers (issue 8, defect 3): N threads calling one read-only tool at once.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cs_bench_readers \
+        .venv/bin/python benchmarks/concurrent_readers.py --threads 8 --calls 50 --save /tmp/after.json \
+        --compare /tmp/before.json
+
+Prepares the database named by ``DATABASE_URL`` (``migrate``; ``seed_demo --accounts N`` when it holds no
+client; a superuser ``bench_reader`` with a fresh ``read`` token), starts ``manage.py runserver --noreload``
+(threaded: one thread and one database connection per request) from ``--project`` on 127.0.0.1, and lets
+``--threads`` threads call ``--tool`` over REST (or ``--doorway mcp``) ``--calls`` times each, released together
+after a warm-up, each call on its own connection, one account per call in turn. Prints p50/p90/p99/max and the
+throughput; ``--save`` writes them as JSON and ``--compare`` prints the ratio to a saved run.
+
+Run it once with the code before a change (``--project`` pointing at a copy of it) and once after, on the same
+database. ``--url`` and ``--token`` target a server that is already running instead.
+Randomness is not used; the order of accounts is fixed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PREPARE = """
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from cs_project.core.auth import token_create
+from cs_project.core.context import Actor
+from customers.models import Client
+if not Client.objects.exists():
+    call_command("seed_demo", accounts={accounts}, days={days}, quiet=True)
+User = get_user_model()
+user = User.objects.filter(username="bench_reader").first() or User.objects.create_superuser(
+    "bench_reader", "bench_reader@example.com", "bench-reader-pass-123!"
+)
+_, raw = token_create(user=user, scopes=["read"], name="concurrent_readers", actor=Actor.system("benchmark"))
+ids = list(Client.objects.order_by("id").values_list("client_id", flat=True)[:{sample}])
+print("BENCH " + __import__("json").dumps({{"token": raw, "client_ids": ids}}))
+"""
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def prepare(project: Path, accounts: int, days: int, sample: int) -> tuple[str, list[str]]:
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=project, check=True)
+    code = PREPARE.format(accounts=accounts, days=days, sample=sample)
+    out = subprocess.run(
+        [*manage, "shell", "-c", code], cwd=project, check=True, capture_output=True, text=True
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("BENCH "))
+    data = json.loads(line[len("BENCH ") :])
+    return data["token"], data["client_ids"]
+
+
+def start_server(project: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "CS_API_THROTTLE_RATE": "1000000/min", "DB_CONN_MAX_AGE": "0"}
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def make_call(doorway: str, tool: str):
+    def rest(http: httpx.Client, arguments: dict) -> None:
+        response = http.post(f"/api/v1/tools/{tool}/", json=arguments, headers={"Connection": "close"})
+        if response.status_code != 200:
+            raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+
+    def mcp(http: httpx.Client, arguments: dict) -> None:
+        response = http.post(
+            "/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": tool, "arguments": arguments},
+            },
+            headers={
+                "Accept": "application/json, text/event-stream",
+                "Content-Type": "application/json",
+                "Connection": "close",
+            },
+        )
+        response.raise_for_status()
+        if response.json()["result"].get("isError"):
+            raise RuntimeError(response.text[:300])
+
+    return rest if doorway == "rest" else mcp
+
+
+def run(url: str, token: str, client_ids: list[str], opts) -> dict:
+    call = make_call(opts.doorway, opts.tool)
+    barrier = threading.Barrier(opts.threads)
+    samples: list[list[float]] = [[] for _ in range(opts.threads)]
+    errors: list[str] = []
+
+    def reader(index: int) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+            try:
+                for n in range(opts.warmup):
+                    call(http, {"client_id": client_ids[(index + n) % len(client_ids)]})
+                barrier.wait()
+                for n in range(opts.calls):
+                    arguments = {"client_id": client_ids[(index * opts.calls + n) % len(client_ids)]}
+                    started = time.perf_counter()
+                    call(http, arguments)
+                    samples[index].append((time.perf_counter() - started) * 1000)
+            except Exception as exc:  # reported below; the other threads finish their calls
+                errors.append(repr(exc))
+                barrier.abort()
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(opts.threads)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} reader(s) failed, first: {errors[0]}")
+    flat = [value for values in samples for value in values]
+    return {
+        "tool": opts.tool,
+        "doorway": opts.doorway,
+        "threads": opts.threads,
+        "calls": len(flat),
+        "p50_ms": round(statistics.median(flat), 1),
+        "p90_ms": round(percentile(flat, 90), 1),
+        "p99_ms": round(percentile(flat, 99), 1),
+        "max_ms": round(max(flat), 1),
+        "calls_per_s": round(len(flat) / wall, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--project", type=Path, default=ROOT, help="checkout whose manage.py serves the calls"
+    )
+    parser.add_argument("--url", help="target a running server instead of starting one (needs --token)")
+    parser.add_argument("--token", help="a read token for --url")
+    parser.add_argument("--client-ids", default="", help="comma-separated accounts for --url")
+    parser.add_argument("--tool", default="get_client_overview")
+    parser.add_argument("--doorway", choices=["rest", "mcp"], default="rest")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=50, help="timed calls per thread")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per thread before the start")
+    parser.add_argument("--accounts", type=int, default=200, help="seed_demo size when the database is empty")
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--save", type=Path, help="write the figures as JSON")
+    parser.add_argument("--compare", type=Path, help="a saved run (e.g. before the change) to compare with")
+    opts = parser.parse_args()
+
+    server = None
+    if opts.url:
+        if not opts.token or not opts.client_ids:
+            parser.error("--url needs --token and --client-ids")
+        url, token, client_ids = opts.url, opts.token, opts.client_ids.split(",")
+    else:
+        token, client_ids = prepare(opts.project.resolve(), opts.accounts, opts.days, sample=200)
+        url = f"http://127.0.0.1:{opts.port}"
+        server = start_server(opts.project.resolve(), opts.port)
+    try:
+        with httpx.Client(base_url=url, timeout=5) as http:
+            for _ in range(150):
+                try:
+                    http.get("/api/v1/tools/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+        figures = run(url, token, client_ids, opts)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    figures["project"] = str(opts.project.resolve())
+    print(
+        f"{figures['tool']} over {figures['doorway']}, {figures['threads']} concurrent readers, "
+        f"{figures['calls']} calls: p50={figures['p50_ms']} ms p90={figures['p90_ms']} ms "
+        f"p99={figures['p99_ms']} ms max={figures['max_ms']} ms, {figures['calls_per_s']} calls/s"
+    )
+    if opts.compare:
+        before = json.loads(opts.compare.read_text())
+        print(
+            f"vs {opts.compare}: p50 {figures['p50_ms'] / before['p50_ms']:.2f}x, "
+            f"p99 {figures['p99_ms'] / before['p99_ms']:.2f}x, "
+            f"throughput {figures['calls_per_s'] / before['calls_per_s']:.2f}x"
+        )
+    if opts.save:
+        opts.save.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
