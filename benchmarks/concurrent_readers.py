@@ -1,19 +1,23 @@
 """Tool latency under concurrent readers (issue 8, defect 3): N threads calling one read-only tool at once.
 
+    git archive <commit before the change> | tar -x -C /tmp/before && ln -s "$PWD/.venv" /tmp/before/.venv
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cs_bench_readers \
-        .venv/bin/python benchmarks/concurrent_readers.py --threads 8 --calls 50 --save /tmp/after.json \
-        --compare /tmp/before.json
+        .venv/bin/python benchmarks/concurrent_readers.py --baseline-project /tmp/before --rounds 3 \
+        --threads 8 --calls 30 --tool get_client_overview
 
-Prepares the database named by ``DATABASE_URL`` (``migrate``; ``seed_demo --accounts N`` when it holds no
-client; a superuser ``bench_reader`` with a fresh ``read`` token), starts ``manage.py runserver --noreload``
-(threaded: one thread and one database connection per request) from ``--project`` on 127.0.0.1, and lets
+Per run: prepares the database named by ``DATABASE_URL`` with that checkout's code (``migrate``;
+``seed_demo --accounts N`` when it holds no client; a superuser ``bench_reader`` with a fresh ``read`` token),
+starts its ``manage.py runserver --noreload`` on 127.0.0.1 (threaded: one thread per request;
+``DB_CONN_MAX_AGE=0`` so that finished threads leave no connection open; throttling lifted), and lets
 ``--threads`` threads call ``--tool`` over REST (or ``--doorway mcp``) ``--calls`` times each, released together
-after a warm-up, each call on its own connection, one account per call in turn. Prints p50/p90/p99/max and the
-throughput; ``--save`` writes them as JSON and ``--compare`` prints the ratio to a saved run.
+after a warm-up, each call on its own HTTP connection, one account per call in a fixed order. Prints
+p50/p90/p99/max and the throughput.
 
-Run it once with the code before a change (``--project`` pointing at a copy of it) and once after, on the same
-database. ``--url`` and ``--token`` target a server that is already running instead.
-Randomness is not used; the order of accounts is fixed.
+With ``--baseline-project`` each round runs the baseline, then ``--project`` (default: this checkout), on the
+same database — interleaved, so that load from other processes on the machine hits both alike — and the
+medians over ``--rounds`` and their ratio are printed. ``--save`` writes the figures as JSON, ``--compare``
+prints the ratio to a saved run; ``--url``/``--token``/``--client-ids`` target a server already running.
+No randomness is used.
 """
 
 from __future__ import annotations
@@ -150,6 +154,51 @@ def run(url: str, token: str, client_ids: list[str], opts) -> dict:
     }
 
 
+def measure(project: Path, opts) -> dict:
+    """Prepare the database with ``project``'s code, serve it, run the readers, stop the server."""
+    token, client_ids = prepare(project, opts.accounts, opts.days, sample=200)
+    url = f"http://127.0.0.1:{opts.port}"
+    server = start_server(project, opts.port)
+    try:
+        with httpx.Client(base_url=url, timeout=5) as http:
+            for _ in range(150):
+                try:
+                    http.get("/api/v1/tools/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+        figures = run(url, token, client_ids, opts)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    figures["project"] = str(project)
+    return figures
+
+
+def describe(figures: dict) -> str:
+    return (
+        f"{figures['tool']} over {figures['doorway']}, {figures['threads']} concurrent readers, "
+        f"{figures['calls']} calls: p50={figures['p50_ms']} ms p90={figures['p90_ms']} ms "
+        f"p99={figures['p99_ms']} ms max={figures['max_ms']} ms, {figures['calls_per_s']} calls/s"
+    )
+
+
+def median_of(runs: list[dict]) -> dict:
+    keys = ("p50_ms", "p90_ms", "p99_ms", "max_ms", "calls_per_s")
+    return {
+        **runs[0],
+        **{k: round(statistics.median(r[k] for r in runs), 1) for k in keys},
+        "rounds": len(runs),
+    }
+
+
+def ratio(after: dict, before: dict) -> str:
+    return (
+        f"p50 {after['p50_ms'] / before['p50_ms']:.2f}x, p99 {after['p99_ms'] / before['p99_ms']:.2f}x, "
+        f"throughput {after['calls_per_s'] / before['calls_per_s']:.2f}x"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -157,6 +206,12 @@ def main() -> int:
     parser.add_argument(
         "--project", type=Path, default=ROOT, help="checkout whose manage.py serves the calls"
     )
+    parser.add_argument(
+        "--baseline-project",
+        type=Path,
+        help="a checkout of the code before the change: each round runs it, then --project (interleaved A/B)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="rounds; the median of each figure is reported")
     parser.add_argument("--url", help="target a running server instead of starting one (needs --token)")
     parser.add_argument("--token", help="a read token for --url")
     parser.add_argument("--client-ids", default="", help="comma-separated accounts for --url")
@@ -172,43 +227,31 @@ def main() -> int:
     parser.add_argument("--compare", type=Path, help="a saved run (e.g. before the change) to compare with")
     opts = parser.parse_args()
 
-    server = None
     if opts.url:
         if not opts.token or not opts.client_ids:
             parser.error("--url needs --token and --client-ids")
-        url, token, client_ids = opts.url, opts.token, opts.client_ids.split(",")
+        figures = run(opts.url, opts.token, opts.client_ids.split(","), opts)
+        print(describe(figures))
+        result = {"after": figures}
     else:
-        token, client_ids = prepare(opts.project.resolve(), opts.accounts, opts.days, sample=200)
-        url = f"http://127.0.0.1:{opts.port}"
-        server = start_server(opts.project.resolve(), opts.port)
-    try:
-        with httpx.Client(base_url=url, timeout=5) as http:
-            for _ in range(150):
-                try:
-                    http.get("/api/v1/tools/")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-        figures = run(url, token, client_ids, opts)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-    figures["project"] = str(opts.project.resolve())
-    print(
-        f"{figures['tool']} over {figures['doorway']}, {figures['threads']} concurrent readers, "
-        f"{figures['calls']} calls: p50={figures['p50_ms']} ms p90={figures['p90_ms']} ms "
-        f"p99={figures['p99_ms']} ms max={figures['max_ms']} ms, {figures['calls_per_s']} calls/s"
-    )
+        projects = [("after", opts.project.resolve())]
+        if opts.baseline_project:
+            projects.insert(0, ("before", opts.baseline_project.resolve()))
+        runs: dict[str, list[dict]] = {label: [] for label, _ in projects}
+        for round_no in range(1, opts.rounds + 1):
+            for label, project in projects:
+                figures = measure(project, opts)
+                runs[label].append(figures)
+                print(f"round {round_no} {label:<6} {describe(figures)}", flush=True)
+        result = {label: median_of(values) for label, values in runs.items()}
+        for label, figures in result.items():
+            print(f"median {label:<6} {describe(figures)} ({figures['rounds']} rounds, {figures['project']})")
+        if "before" in result:
+            print(f"after/before (medians): {ratio(result['after'], result['before'])}")
     if opts.compare:
-        before = json.loads(opts.compare.read_text())
-        print(
-            f"vs {opts.compare}: p50 {figures['p50_ms'] / before['p50_ms']:.2f}x, "
-            f"p99 {figures['p99_ms'] / before['p99_ms']:.2f}x, "
-            f"throughput {figures['calls_per_s'] / before['calls_per_s']:.2f}x"
-        )
+        print(f"vs {opts.compare}: {ratio(result['after'], json.loads(opts.compare.read_text()))}")
     if opts.save:
-        opts.save.write_text(json.dumps(figures, indent=2) + "\n")
+        opts.save.write_text(json.dumps(result["after"], indent=2) + "\n")
     return 0
 
 
