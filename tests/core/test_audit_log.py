@@ -189,3 +189,28 @@ def test_verify_detects_a_deleted_first_row():
 def test_verify_streams_in_chunks():
     _chain(7)
     assert audit_chain_verify(chunk_size=2) == (7, None, "")
+
+
+def test_a_read_only_call_does_not_wait_for_the_audit_chain_lock(api_user):
+    """Defect 3 on PostgreSQL: with the audit chain's advisory lock held elsewhere (a long mutation), a read
+    still completes and is logged — recording it takes no global lock."""
+    import psycopg
+    from django.db import connection
+
+    from customers.audit import _AUDIT_LOCK_KEY
+    from tests.conftest import require_service
+
+    require_service(connection.vendor == "postgresql", "PostgreSQL")
+    cfg = connection.settings_dict
+    other = psycopg.connect(
+        dbname=cfg["NAME"], user=cfg["USER"], host=cfg["HOST"], port=cfg["PORT"] or 5432, autocommit=True
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [_AUDIT_LOCK_KEY])
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        envelope = execute_tool("test_echo", {"text": "hi"}, user=api_user, channel="mcp", scopes=None)
+    finally:
+        other.close()
+    assert envelope["status"] == "success"
+    assert AccessLogEntry.objects.get().outcome == "success"
