@@ -54,6 +54,48 @@ print("BENCH " + __import__("json").dumps({{"token": raw, "client_ids": ids}}))
 """
 
 
+# --mode recording: only the part defect 3 changed — recording one call — by N threads at once, in-process, each
+# on its own database connection: the audit chain (advisory lock, read the head, insert, commit) before, the
+# access log (one INSERT) after, whichever the checkout has.
+RECORDING = """
+import json, threading, time
+from django.contrib.auth import get_user_model
+from django.db import connections
+user = get_user_model().objects.get(username="bench_reader")
+call = dict(user=user, channel="api", arguments={{"client_id": "demo_00001"}}, outcome="success",
+            duration_ms=5, request_id="0" * 32)
+try:
+    from cs_project.core.access_log import access_record
+    impl = "access log row"
+    def record():
+        access_record(tool="get_client_overview", **call)
+except ImportError:
+    from customers.audit import tool_call_record
+    impl = "audit chain event"
+    def record():
+        tool_call_record(name="get_client_overview", **call)
+threads, calls = {threads}, {calls}
+barrier = threading.Barrier(threads)
+samples = [[] for _ in range(threads)]
+def worker(k):
+    record()
+    barrier.wait()
+    for _ in range(calls):
+        t = time.perf_counter()
+        record()
+        samples[k].append((time.perf_counter() - t) * 1000)
+    connections.close_all()
+workers = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+t0 = time.perf_counter()
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+print("BENCH " + json.dumps({{"impl": impl, "samples": [v for s in samples for v in s],
+                             "wall": time.perf_counter() - t0}}))
+"""
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
@@ -141,22 +183,43 @@ def run(url: str, token: str, client_ids: list[str], opts) -> dict:
     if errors:
         raise SystemExit(f"{len(errors)} reader(s) failed, first: {errors[0]}")
     flat = [value for values in samples for value in values]
+    return _figures(opts, flat, wall, opts.tool)
+
+
+def _figures(opts, samples: list[float], wall: float, tool: str) -> dict:
     return {
-        "tool": opts.tool,
-        "doorway": opts.doorway,
+        "tool": tool,
+        "doorway": opts.doorway if opts.mode == "http" else "in-process",
         "threads": opts.threads,
-        "calls": len(flat),
-        "p50_ms": round(statistics.median(flat), 1),
-        "p90_ms": round(percentile(flat, 90), 1),
-        "p99_ms": round(percentile(flat, 99), 1),
-        "max_ms": round(max(flat), 1),
-        "calls_per_s": round(len(flat) / wall, 1),
+        "calls": len(samples),
+        "p50_ms": round(statistics.median(samples), 2),
+        "p90_ms": round(percentile(samples, 90), 2),
+        "p99_ms": round(percentile(samples, 99), 2),
+        "max_ms": round(max(samples), 2),
+        "calls_per_s": round(len(samples) / wall, 1),
     }
+
+
+def measure_recording(project: Path, opts) -> dict:
+    code = RECORDING.format(threads=opts.threads, calls=opts.calls)
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=project,
+        env={**os.environ, "CS_ACCESS_LOG_LEVEL": "INFO", "DB_CONN_MAX_AGE": "0"},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("BENCH "))
+    data = json.loads(line[len("BENCH ") :])
+    return _figures(opts, data["samples"], data["wall"], f"recording one call ({data['impl']})")
 
 
 def measure(project: Path, opts) -> dict:
     """Prepare the database with ``project``'s code, serve it, run the readers, stop the server."""
     token, client_ids = prepare(project, opts.accounts, opts.days, sample=200)
+    if opts.mode == "recording":
+        return {**measure_recording(project, opts), "project": str(project)}
     url = f"http://127.0.0.1:{opts.port}"
     server = start_server(project, opts.port)
     try:
@@ -215,6 +278,12 @@ def main() -> int:
     parser.add_argument("--url", help="target a running server instead of starting one (needs --token)")
     parser.add_argument("--token", help="a read token for --url")
     parser.add_argument("--client-ids", default="", help="comma-separated accounts for --url")
+    parser.add_argument(
+        "--mode",
+        choices=["http", "recording"],
+        default="http",
+        help="http: the tool over a server; recording: only the recording of a call, in-process",
+    )
     parser.add_argument("--tool", default="get_client_overview")
     parser.add_argument("--doorway", choices=["rest", "mcp"], default="rest")
     parser.add_argument("--threads", type=int, default=8)
