@@ -17,6 +17,9 @@ With ``--baseline-project`` each round runs the baseline, then ``--project`` (de
 same database — interleaved, so that load from other processes on the machine hits both alike — and the
 medians over ``--rounds`` and their ratio are printed. ``--save`` writes the figures as JSON, ``--compare``
 prints the ratio to a saved run; ``--url``/``--token``/``--client-ids`` target a server already running.
+``--mode recording`` times only what defect 3 changed — recording one call, by ``--threads`` threads at once
+in one process, each on its own connection: the chained ``core.tool.called`` audit event (advisory lock, read
+the chain head, insert, commit) in a checkout that has it, the access-log row in one that has that.
 No randomness is used.
 """
 
