@@ -245,7 +245,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "health.tasks.usage_drop_alerts",
         "schedule": crontab(hour="1,7,13,19", minute=15),
     },
+    "access_log_prune": {"task": "core.tasks.access_log_prune", "schedule": crontab(hour=3, minute=30)},
 }
+# Days an access-log entry (every tool call, TOOLS §0.5) is kept before the daily prune deletes it.
+CS_ACCESS_LOG_RETENTION_DAYS = int(os.environ.get("CS_ACCESS_LOG_RETENTION_DAYS", "90"))
 
 # --- Business rules [S] (RULES §1) ---------------------------------------------------------------------
 CS_RULES = {
@@ -274,4 +277,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # One JSON line per tool call (the access log, TOOLS §0.5); CS_ACCESS_LOG_LEVEL=WARNING silences it.
+    "loggers": {"cs.access": {"level": os.environ.get("CS_ACCESS_LOG_LEVEL", "INFO")}},
 }

@@ -160,31 +160,32 @@ def audit_and_timeline(
     return event
 
 
-def tool_call_record(
-    *, name: str, user, channel: str, arguments: Any, outcome: str, duration_ms: int, request_id: str
+def on_token_changed(
+    sender, *, token, action: str, actor: Actor, data: dict[str, Any], **kwargs
 ) -> AuditEvent:
-    """Every tool call, successful or not, is logged: actor, tool, argument digest, outcome, duration."""
-    from cs_project.core.registry import argument_digest
-
-    actor = (
-        Actor.for_user(user, channel=channel, tool=name)
-        if user is not None
-        else Actor(label="anonymous", channel=channel, tool=name)
-    )
+    """Receiver of ``cs_project.core.hooks.token_changed`` (connected in ``CustomersConfig.ready``): issuing
+    and revoking an API token are chained audit events, written in the token change's own transaction."""
     return audit_record(
-        actor=actor,
-        action="core.tool.called",
-        object_type="tool",
-        object_id=name,
-        data={
-            "arguments_sha256": argument_digest(
-                arguments if isinstance(arguments, dict) else {"_": arguments}
-            ),
-            "outcome": outcome,
-            "duration_ms": duration_ms,
-            "request_id": request_id,
-        },
+        actor=actor, action=action, object_type="core.ApiToken", object_id=str(token.pk), data=data
     )
+
+
+def audit_chain_verify(*, chunk_size: int = 2000) -> tuple[int, int | None, str]:
+    """Walk the chain in id order, streaming. Returns ``(events checked, first broken id or None, reason)``."""
+    previous_hash = ""
+    count = 0
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
+        if event.prev_hash != previous_hash:
+            return (
+                count,
+                event.pk,
+                "prev_hash does not match the previous event (a row was deleted or altered)",
+            )
+        if audit_event_hash(event) != event.hash:
+            return count, event.pk, "hash does not match the event's content (the row was edited)"
+        previous_hash = event.hash
+        count += 1
+    return count, None, ""
 
 
 def audit_and_timeline_bulk(*, actor: Actor, entries: list[dict[str, Any]], now) -> list[AuditEvent]:

@@ -347,7 +347,7 @@ class Alert(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained record of every mutation and tool call (TOOLS §0.5).
+    """Append-only, hash-chained record of every mutation (TOOLS §0.5); tool calls are in core.AccessLogEntry.
 
     ``hash`` = SHA-256 over the previous event's hash and this event's canonical content, so editing or
     deleting any row breaks the chain (``manage.py verify_audit_log``).

@@ -14,7 +14,7 @@ from django.template import engines
 from .auth import token_create, token_revoke
 from .context import Actor
 from .errors import ToolError
-from .models import ApiToken, TokenScope
+from .models import AccessLogEntry, ApiToken, TokenScope
 
 _SHOW_ONCE = engines["django"].from_string(
     """{% extends "admin/base_site.html" %}
@@ -151,3 +151,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
             except ToolError as exc:  # pragma: no cover - revoke raises nothing today
                 self.message_user(request, exc.message, messages.ERROR)
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(admin.ModelAdmin):
+    """Read-only: entries are written by the tool doorway only and removed by the retention prune."""
+
+    list_display = ["occurred_at", "actor", "channel", "tool", "client_id", "outcome", "duration_ms"]
+    # No filters over distinct column values and no full count: the table holds every call of 90 days.
+    list_filter = ["occurred_at"]
+    search_fields = ["=actor", "=tool", "=client_id", "=request_id"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

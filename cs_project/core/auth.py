@@ -15,6 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from .context import Actor
 from .errors import InvalidParameter
+from .hooks import token_changed
 from .models import ApiToken, TokenScope, hash_token
 
 KEYWORD = "Bearer"
@@ -106,17 +107,12 @@ def token_revoke(*, token: ApiToken, actor: Actor) -> bool:
 
 
 def _audit_token(actor: Actor, action: str, token: ApiToken) -> None:
-    from django.apps import apps
-
-    if not apps.is_installed("customers"):
-        return
-    from customers.audit import audit_record
-
-    audit_record(
-        actor=actor,
+    """Tell the audit log's owner (``customers``, subscribed in its ``ready()``) inside this transaction."""
+    token_changed.send(
+        sender=ApiToken,
+        token=token,
         action=action,
-        object_type="core.ApiToken",
-        object_id=str(token.pk),
+        actor=actor,
         data={
             "user": token.user.get_username(),
             "name": token.name,

@@ -16,7 +16,6 @@ From that single declaration come the MCP tool (``cs_project.core.mcp``), the RE
 :func:`execute_tool`, so validation, permission checks, errors and the envelope are identical.
 """
 
-import hashlib
 import inspect
 import json
 import logging
@@ -27,10 +26,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from .access_log import access_record
 from .context import Actor
 from .errors import InternalError, InvalidParameter, PermissionDenied, ToolError
 
@@ -228,12 +227,6 @@ def _validation_error(exc: ValidationError) -> InvalidParameter:
     return InvalidParameter(message, field=loc or None)
 
 
-def argument_digest(arguments: dict[str, Any]) -> str:
-    """SHA-256 of the arguments' canonical JSON: the audit log identifies a call without storing it."""
-    canonical = json.dumps(arguments, sort_keys=True, cls=DjangoJSONEncoder, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def check_permission(spec: ToolSpec, user, scopes: frozenset[str] | None) -> None:
     """A call needs the user's per-app permission and, for token calls, a scope that allows it."""
     if scopes is not None and spec.scope not in scopes and "admin" not in scopes:
@@ -286,24 +279,24 @@ def execute_tool(
             f"An internal error occurred; reference {request_id}. Details are in the server log."
         ).envelope()
     _record_call(
-        name=name,
+        tool=name,
         user=user,
         channel=channel,
         arguments=arguments,
         outcome=outcome,
         duration_ms=int((time.monotonic() - started) * 1000),
         request_id=request_id,
+        audit_event_id=result.get("audit_event_id"),
     )
     return json.loads(json.dumps(result, cls=ToolJSONEncoder))
 
 
 def _record_call(**call) -> None:
-    """Append the call to the audit log through the customers app (the owner of audit events)."""
-    if not apps.is_installed("customers"):
-        return
-    from customers.audit import tool_call_record
+    """Record the call in the access log (TOOLS §0.5): no lock, no audit event, not in the hash chain.
 
+    A read-only call thus writes no audit row; a mutation's own chained events are written by its service.
+    A failure to insert the row never changes the call's answer (the log line is already written)."""
     try:
-        tool_call_record(**call)
+        access_record(**call)
     except Exception:
-        logger.exception("could not audit tool call %s", call.get("name"))
+        logger.exception("could not record tool call %s in the access log", call.get("tool"))

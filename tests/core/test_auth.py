@@ -154,3 +154,38 @@ def test_create_api_token_command_rejects_bad_input(api_user, argv):
     with pytest.raises(CommandError):
         call_command("create_api_token", *argv, stdout=io.StringIO(), stderr=io.StringIO())
     assert not ApiToken.objects.exists()
+
+
+def test_token_changes_are_audited_through_the_core_hook(api_user):
+    """cs_project.core sends ``token_changed``; customers (subscribed in ready()) appends the chained event."""
+    from cs_project.core.auth import token_create, token_revoke
+    from cs_project.core.context import Actor
+    from customers.audit import audit_chain_verify
+    from customers.models import AuditEvent
+
+    token, _ = token_create(user=api_user, scopes=["read"], name="laptop", actor=Actor.system("tests"))
+    token_revoke(token=token, actor=Actor.system("tests"))
+    events = list(AuditEvent.objects.filter(object_id=str(token.pk)).order_by("id"))
+    assert [(e.action, e.object_type, e.actor, e.data["name"], e.data["scopes"]) for e in events] == [
+        ("core.api_token.created", "core.ApiToken", "system:tests", "laptop", ["read"]),
+        ("core.api_token.revoked", "core.ApiToken", "system:tests", "laptop", ["read"]),
+    ]
+    assert audit_chain_verify()[1] is None
+
+
+def test_a_failing_audit_receiver_rolls_the_token_back(api_user):
+    """The hook runs inside the token's transaction: no token exists without its audit event."""
+    from cs_project.core.auth import token_create
+    from cs_project.core.context import Actor
+    from cs_project.core.hooks import token_changed
+
+    def broken(**kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    token_changed.connect(broken, dispatch_uid="tests.broken")
+    try:
+        with pytest.raises(RuntimeError):
+            token_create(user=api_user, scopes=["read"], actor=Actor.system("tests"))
+    finally:
+        token_changed.disconnect(dispatch_uid="tests.broken")
+    assert not ApiToken.objects.filter(user=api_user).exists()

@@ -200,7 +200,7 @@ def test_bulk_side_effects_match_per_client_path_and_keep_the_audit_chain():
     """Raise (run 1), re-trigger (run 2), clear twice → auto-closed: the set-based chunk path writes the same
     alerts, audit events and timeline entries as alert_raise / alert_condition_cleared client by client."""
     from cs_project.core.context import Actor
-    from cs_project.core.management.commands.verify_audit_log import verify_chain
+    from customers.audit import audit_chain_verify as verify_chain
     from health import services
 
     bulk, single = _low_client("bulk"), _low_client("single")

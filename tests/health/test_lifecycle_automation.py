@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cs_project.core.context import Actor
-from cs_project.core.management.commands.verify_audit_log import verify_chain
+from customers.audit import audit_chain_verify as verify_chain
 from customers.models import Alert, AuditEvent, Client, Invoice, LifecycleStageHistory, TimelineEvent
 from customers.services import lifecycle_transition
 from health import scoring
