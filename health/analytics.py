@@ -89,7 +89,7 @@ from .models import (
     UserActivityDaily,
 )
 from .rollups import ANON_PREFIX, day_bounds, ensure_fresh, raw_retention_cutoff, reporting_tz
-from .rules import adoption_stage, trend_10pct, user_cohorts
+from .rules import adoption_stage, churn_driver_name, churn_driver_out, trend_10pct, user_cohorts
 from .scoring import risk_band, score_client, trend_label, validate_weights
 
 D = dt.timedelta
@@ -948,10 +948,7 @@ def _score_payload(
             "method": churn["method"],
             "calibrated": churn["calibrated"],
             "horizon_days": churn["horizon_days"],
-            "drivers": [
-                {"component": d["component"], "risk_contribution": r(d["risk_contribution"], 2)}
-                for d in churn["drivers"]
-            ],
+            "drivers": [churn_driver_out(d) for d in churn["drivers"]],
             "predicted_churn_date": iso(churn["predicted_churn_date"]),
             "data_coverage": r(churn["data_coverage"], 4),
             "model_metrics": churn["model_metrics"],
@@ -1559,7 +1556,7 @@ def _report_at_risk(*, start, end, client, min_change, limit, gaps) -> dict[str,
     out = []
     for x in rows:
         row = _client_row(x, end)
-        row["top_drivers"] = [d.get("component") for d in (x["churn_drivers"] or [])[:3]]
+        row["top_drivers"] = [churn_driver_name(d) for d in (x["churn_drivers"] or [])[:3]]
         row["alert_reasons"] = reasons.get(x["client_id"], [])
         row["exposure"] = money(x["exposure"]) if x["exposure"] is not None else None
         out.append(row)
@@ -1717,7 +1714,7 @@ def _report_account(*, start, end, client, min_change, limit, gaps) -> dict[str,
                 "probability": r(churn.probability, 4),
                 "risk_level": churn.risk_level or None,
                 "method": churn.method,
-                "drivers": jsonable(churn.drivers),
+                "drivers": [churn_driver_out(d) for d in churn.drivers or []],
                 "predicted_churn_date": iso(churn.predicted_churn_date),
             }
             if churn

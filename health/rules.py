@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from cs_project.core.stats import rate_change
+from cs_project.core.stats import r, rate_change
 
 
 def trend_10pct(new: float | None, old: float | None) -> str | None:
@@ -47,3 +48,28 @@ def user_cohorts(rows: list[dict], window_days: int) -> dict[str, list[str]]:
         elif w > 0:
             out["regular"].append(row["user_id"])
     return out
+
+
+# --- part A
+# Pure pieces of track_usage_engagement, calculate_health_score, analyze_health_trends and
+# generate_health_reports.
+
+
+def churn_driver_out(driver: dict[str, Any]) -> dict[str, Any]:
+    """One churn driver as published. Each churn path keeps its own shape (RULES §5): the heuristic's
+    ``{component, risk_contribution}`` (§5.1, risk points, 2 decimals) and the trained model's
+    ``{feature, value, standardised_value, contribution, direction}`` (§5.2, 4 decimals)."""
+    if "component" in driver:
+        return {"component": driver["component"], "risk_contribution": r(driver["risk_contribution"], 2)}
+    return {
+        "feature": driver["feature"],
+        "value": r(driver["value"], 4),
+        "standardised_value": r(driver["standardised_value"], 4),
+        "contribution": r(driver["contribution"], 4),
+        "direction": driver["direction"],
+    }
+
+
+def churn_driver_name(driver: dict[str, Any]) -> str | None:
+    """What a driver is about, whichever path produced it: the component (heuristic) or the feature (model)."""
+    return driver.get("component") or driver.get("feature")
