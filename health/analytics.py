@@ -65,7 +65,7 @@ from customers.choices import (
     TimelineEventType,
 )
 from customers.models import Alert, Client, Contract
-from customers.rules import finding, health_findings, sort_findings
+from customers.rules import decision_maker_detractor_finding, finding, health_findings, sort_findings
 
 from .choices import COMPONENTS
 from .common import (
@@ -987,34 +987,12 @@ def _score_payload(
         churn_probability=r(churn["probability"], 4),
         risk_level=result["risk_level"],
         comparison_risk_level=comparison.get("risk_level"),
+        risk_threshold=risk_threshold,
     )
-    found = [f for f in found if f["rule_id"] != "HLT-03"]
-    if result["health_score"] is not None and result["health_score"] < risk_threshold:
-        found.append(
-            finding(
-                "HLT-03",
-                "Health below the risk threshold",
-                "Open a risk alert and plan an intervention.",
-                Priority.CRITICAL if result["health_score"] < 50 else Priority.HIGH,
-                {"health_score": result["health_score"], "threshold": risk_threshold},
-                tool_hint="execute_retention_campaign",
-            )
-        )
     detractor = _decision_maker_detractor(client, as_of, lookback)
     if detractor:
-        found.append(
-            finding(
-                "HLT-08",
-                "Decision-maker detractor",
-                f"Hold an executive call with {detractor['respondent_email'] or 'the respondent'}.",
-                Priority.HIGH,
-                detractor,
-                tool_hint="conduct_executive_review",
-            )
-        )
+        found.append(decision_maker_detractor_finding(detractor))
     found = sort_findings(found)
-    if result["trend"] is None and result["health_score"] is not None:
-        pass  # the engine already reported insufficient_history for the trend
     return {
         "client_id": client.client_id,
         "calculation_timestamp": result["calculated_at"].isoformat(),
