@@ -114,11 +114,11 @@ def bucket_starts(start: dt.date, end: dt.date, granularity: str) -> list[dt.dat
 def report_period(period: str, end: dt.date) -> tuple[dt.date, dt.date]:
     """``7d`` / ``30d`` / ``90d`` = the N whole days ending ``end`` (RULES §1); ``qtd`` / ``ytd`` from the first
     day of the quarter / year."""
-    if period.endswith("d"):
-        return end - dt.timedelta(days=int(period[:-1]) - 1), end
     if period == "qtd":
         return dt.date(end.year, 3 * ((end.month - 1) // 3) + 1, 1), end
-    return dt.date(end.year, 1, 1), end
+    if period == "ytd":
+        return dt.date(end.year, 1, 1), end
+    return end - dt.timedelta(days=int(period.removesuffix("d")) - 1), end
 
 
 def projected_point(fit: dict[str, float], x: float) -> dict[str, float | None]:
