@@ -242,3 +242,11 @@ def top_user_share(counts: list[int]) -> float | None:
         return None
     share = max(counts) / total
     return share if share >= 0.5 else None
+
+
+def null_column_gaps(rows: list[dict], path: str, reasons: dict[str, tuple[str, str]], gaps: list) -> None:
+    """One data gap (RULES §15.2) per column that is null in at least one row: ``<path>.<column>`` with the
+    column's reason and detail from ``reasons``."""
+    for column, (reason, detail) in reasons.items():
+        if any(column in row and row[column] is None for row in rows):
+            gaps.append({"field": f"{path}.{column}", "reason": reason, "detail": detail})

@@ -31,7 +31,7 @@ from django.db.models.functions import Abs, Cast, Coalesce
 from django.utils import timezone
 
 from cs_project.core.errors import InvalidParameter
-from cs_project.core.formatting import iso, jsonable, to_csv, to_markdown
+from cs_project.core.formatting import iso, to_csv, to_markdown
 from cs_project.core.stats import r
 from customers.choices import AccountStatus, AlertStatus, RiskLevel
 from customers.models import Alert, Client
@@ -39,8 +39,8 @@ from customers.models import Alert, Client
 from ..choices import COMPONENTS
 from ..common import gap, money, resolve_client, stable_id, today
 from ..models import ChurnPrediction, HealthSnapshot
-from ..rules import churn_driver_name, churn_driver_out, report_period
-from ..scoring import snapshot_explanation
+from ..rules import churn_driver_name, null_column_gaps, report_period
+from .report_account import report_account
 
 BANDS = list(RiskLevel.values)
 
@@ -146,7 +146,7 @@ def health_report(
     gaps: list[dict] = []
     builder = {
         "portfolio": _report_portfolio,
-        "account": _report_account,
+        "account": report_account,
         "at_risk": _report_at_risk,
         "movers": _report_movers,
     }[report_type]
@@ -206,6 +206,29 @@ CLIENT_COLUMNS = [
 ]
 
 
+#: Why a client-row value can be null (RULES §15.2), for the one gap per column the portfolio-wide reports add.
+ROW_NULLS = {
+    "health_score": ("no_score", "No official snapshot with a score on or before the period end."),
+    "risk_level": ("no_score", "No official snapshot with a score on or before the period end."),
+    "start_score": (
+        "insufficient_history",
+        "No official snapshot with a score on or before the period start.",
+    ),
+    "start_risk": (
+        "insufficient_history",
+        "No official snapshot with a score on or before the period start.",
+    ),
+    "change": ("insufficient_history", "No score at the period start or now."),
+    "arr": ("no_contract", "No contract value."),
+    "churn_probability": ("no_score", "No stored churn prediction with a probability."),
+    "churn_level": ("no_score", "No stored churn prediction with a probability."),
+    "exposure": ("no_score", "No churn probability."),
+    "renewal_date": ("not_applicable", "No renewal date."),
+    "days_to_renewal": ("not_applicable", "No renewal date."),
+    "active_campaign": ("not_applicable", "No active retention campaign."),
+}
+
+
 def _report_portfolio(*, start, end, client, min_change, limit, gaps) -> dict[str, Any]:
     """Bands now vs the period start, ARR per band and at risk, top movers, missing-component shares."""
     qs = _portfolio_rows_qs(start, end)
@@ -258,6 +281,7 @@ def _report_portfolio(*, start, end, client, min_change, limit, gaps) -> dict[st
         "arr_at_risk": arr_at_risk,
     }
     shown = client_rows[:limit]
+    null_column_gaps(shown, "content.clients[]", ROW_NULLS, gaps)
     mover = lambda x: {k: x[k] for k in ("client_id", "client_name", "start_score", "health_score", "change")}  # noqa: E731
     content = {
         "summary": summary,
@@ -324,6 +348,7 @@ def _report_at_risk(*, start, end, client, min_change, limit, gaps) -> dict[str,
         row["alert_reasons"] = reasons.get(x["client_id"], [])
         row["exposure"] = money(x["exposure"]) if x["exposure"] is not None else None
         out.append(row)
+    null_column_gaps(out, "content.clients[]", ROW_NULLS, gaps)
     total = qs.count() if truncated else len(out)
     summary = {
         "clients_at_risk": total,
@@ -388,6 +413,7 @@ def _report_movers(*, start, end, client, min_change, limit, gaps) -> dict[str, 
     start_risk = {x["client_id"]: x["start_risk"] or None for x in rows}
     for x in out:
         x["start_risk"] = start_risk[x["client_id"]]
+    null_column_gaps(out, "content.clients[]", ROW_NULLS, gaps)
     return {
         "content": {"summary": summary, "clients": out},
         "summary": summary,
@@ -395,123 +421,4 @@ def _report_movers(*, start, end, client, min_change, limit, gaps) -> dict[str, 
         "columns": columns,
         "truncated": truncated,
         "tables": [("Movers", columns, [[x[c] for c in columns] for x in out])],
-    }
-
-
-def _report_account(*, start, end, client, min_change, limit, gaps) -> dict[str, Any]:
-    """One client: components with contributions vs the period start, snapshots, alerts, churn, renewal."""
-    snaps = HealthSnapshot.objects.filter(client=client, as_of__lte=end)
-    current = snaps.order_by("-as_of").first()
-    at_start = snaps.filter(as_of__lte=start).order_by("-as_of").first()
-    if current is None:
-        gaps.append(gap("content.current", "no_score", "The client has no official snapshot."))
-    if at_start is None:
-        gaps.append(
-            gap("content.vs_period_start", "insufficient_history", "No snapshot at the period start.")
-        )
-    components = []
-    if current is not None:
-        expl = snapshot_explanation(current)
-        by_c = {c["component"]: c for c in expl.get("components", [])}
-        for c in COMPONENTS:
-            e = by_c.get(c, {})
-            s0 = getattr(at_start, f"{c}_score") if at_start else None
-            s1 = getattr(current, f"{c}_score")
-            components.append(
-                {
-                    "component": c,
-                    "score": r(s1, 1),
-                    "base_weight": r((current.weights or {}).get(c), 4),
-                    "effective_weight": r((current.effective_weights or {}).get(c), 4),
-                    "contribution": e.get("contribution"),
-                    "start_score": r(s0, 1),
-                    "change": r(s1 - s0, 1) if s0 is not None and s1 is not None else None,
-                }
-            )
-    series = [
-        {"as_of": d.isoformat(), "score": s, "risk_level": lvl or None}
-        for d, s, lvl in snaps.filter(as_of__gte=start)
-        .order_by("as_of")
-        .values_list("as_of", "health_score", "risk_level")
-    ]
-    alerts = [
-        {"alert_id": a.alert_id, "reason": a.reason, "priority": a.priority, "status": a.status}
-        for a in Alert.objects.filter(client=client, status=AlertStatus.OPEN).order_by("reason")
-    ]
-    churn = ChurnPrediction.objects.filter(client=client, as_of__lte=end).order_by("-as_of").first()
-    renewal_model = apps.get_model("expansion", "Renewal")
-    renewal = (
-        renewal_model.objects.filter(client=client)
-        .order_by(F("closed_at").desc(nulls_first=True), "-renewal_date")
-        .values("renewal_id", "renewal_date", "status", "probability")
-        .first()
-    )
-    if renewal is None:
-        gaps.append(gap("content.renewal", "not_applicable", "No renewal record."))
-    if churn is None:
-        gaps.append(gap("content.churn_prediction", "no_score", "No churn prediction stored."))
-    score = current.health_score if current else None
-    start_score = at_start.health_score if at_start else None
-    summary = {
-        "client_id": client.client_id,
-        "health_score": score,
-        "risk_level": (current.risk_level or None) if current else None,
-        "health_trend": (current.trend or None) if current else None,
-        "start_score": start_score,
-        "change": score - start_score if score is not None and start_score is not None else None,
-        "as_of": current.as_of.isoformat() if current else None,
-    }
-    content = {
-        "summary": summary,
-        "components": components,
-        "explanation": snapshot_explanation(current) if current else None,
-        "vs_period_start": {
-            "as_of": at_start.as_of.isoformat() if at_start else None,
-            "score": start_score,
-            "components": {x["component"]: x["change"] for x in components},
-        },
-        "snapshots": series,
-        "open_alerts": alerts,
-        "churn_prediction": (
-            {
-                "as_of": churn.as_of.isoformat(),
-                "probability": r(churn.probability, 4),
-                "risk_level": churn.risk_level or None,
-                "method": churn.method,
-                "drivers": [churn_driver_out(d) for d in churn.drivers or []],
-                "predicted_churn_date": iso(churn.predicted_churn_date),
-            }
-            if churn
-            else None
-        ),
-        "renewal": jsonable(renewal) if renewal else None,
-    }
-    columns = [
-        "component",
-        "score",
-        "base_weight",
-        "effective_weight",
-        "contribution",
-        "start_score",
-        "change",
-    ]
-    return {
-        "content": content,
-        "summary": summary,
-        "rows": components,
-        "columns": columns,
-        "truncated": False,
-        "tables": [
-            ("Components", columns, [[x[c] for c in columns] for x in components]),
-            (
-                "Snapshots",
-                ["as_of", "score", "risk_level"],
-                [[x["as_of"], x["score"], x["risk_level"]] for x in series],
-            ),
-            (
-                "Open alerts",
-                ["alert_id", "reason", "priority"],
-                [[a["alert_id"], a["reason"], a["priority"]] for a in alerts],
-            ),
-        ],
     }

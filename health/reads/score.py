@@ -41,6 +41,8 @@ def score_payload(
     eff = result["effective_weights"]
     detractor = decision_maker_detractor(client, as_of, lookback)
     found = _recommended_actions(result, churn, risk_threshold, detractor)
+    _derived_gaps(result, gaps)
+    history = _history(client, as_of, gaps)
     predictions = predicted_scores(client, as_of, gaps) if include_predictions else None
     return {
         "client_id": client.client_id,
@@ -68,7 +70,7 @@ def score_payload(
             detractor=detractor,
         ),
         "churn_prediction": _churn_prediction(churn, gaps) if include_predictions else None,
-        "historical_scores": _history(client, as_of),
+        "historical_scores": history,
         "predicted_scores": predictions,
         "contributing_factors": contributing_factors(comps),
         "improvement_opportunities": [f for f in found if f["rule_id"] == "HLT-06"],
@@ -77,6 +79,22 @@ def score_payload(
         "audit_event_id": str(audit_event.event_id) if audit_event else None,
         "data_gaps": gaps,
     }
+
+
+def _derived_gaps(result: dict, gaps: list) -> None:
+    """Values derived from others carry their own gap: no score → no band, trend or change; a missing component
+    has no effective weight (its weight is redistributed, RULES §4.3)."""
+    if result["health_score"] is None:
+        for path in ("risk_level", "health_trend", "score_change"):
+            gaps.append(gap(path, "not_enough_data", "No health score (coverage below 0.50)."))
+    for c in result["missing_components"]:
+        gaps.append(
+            gap(
+                f"component_scores.effective_weights.{c}_weight",
+                "not_applicable",
+                f"{c} is missing; its weight is redistributed.",
+            )
+        )
 
 
 def _recommended_actions(
@@ -105,6 +123,15 @@ def _churn_prediction(churn: dict, gaps: list) -> dict[str, Any]:
     """churn_prediction as published: the drivers keep the shape of the path that produced them (RULES §5)."""
     if churn["probability"] is None:
         gaps.append(gap("churn_prediction.probability", "not_enough_data", "No health score."))
+        gaps.append(gap("churn_prediction.risk_level", "not_enough_data", "No churn probability."))
+    if churn["predicted_churn_date"] is None:
+        gaps.append(
+            gap(
+                "churn_prediction.predicted_churn_date",
+                "not_applicable",
+                "Only when the churn probability is ≥ 0.50 and the contract has an end date.",
+            )
+        )
     if churn["horizon_days"] is None:
         gaps.append(gap("churn_prediction.horizon_days", "not_applicable", "The heuristic has no horizon."))
     if churn["model_metrics"] is None:
@@ -122,9 +149,9 @@ def _churn_prediction(churn: dict, gaps: list) -> dict[str, Any]:
     }
 
 
-def _history(client: Client, as_of: dt.date) -> list[dict[str, Any]]:
-    """The official snapshots of the last 90 days."""
-    return [
+def _history(client: Client, as_of: dt.date, gaps: list) -> list[dict[str, Any]]:
+    """The official snapshots of the last 90 days (a day without a score keeps its row, with a gap)."""
+    out = [
         {"as_of": d.isoformat(), "score": s, "risk_level": lvl or None}
         for d, s, lvl in HealthSnapshot.objects.filter(
             client=client, as_of__gt=as_of - D(days=90), as_of__lte=as_of
@@ -132,6 +159,12 @@ def _history(client: Client, as_of: dt.date) -> list[dict[str, Any]]:
         .order_by("as_of")
         .values_list("as_of", "health_score", "risk_level")
     ]
+    if any(x["score"] is None for x in out):
+        gaps.append(gap("historical_scores[].score", "not_enough_data", "A snapshot without a health score."))
+        gaps.append(
+            gap("historical_scores[].risk_level", "not_enough_data", "A snapshot without a health score.")
+        )
+    return out
 
 
 def decision_maker_detractor(client: Client, as_of: dt.date, lookback: int) -> dict | None:

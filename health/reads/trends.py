@@ -70,7 +70,7 @@ def health_trends(
     rows = _bucket_rows(client, start, end, granularity, segment_by)
     buckets = _group(rows, start, end, granularity, client)
     if client:
-        series = _client_series(buckets, include_components)
+        series = _client_series(buckets, include_components, gaps)
         segments = None
     else:
         series = [
@@ -159,7 +159,8 @@ def _bucket_summary(values: list[dict]) -> dict[str, Any]:
     return portfolio_bucket([v["health_score"] for v in values])
 
 
-def _client_series(buckets: Buckets, include_components: bool) -> list[dict]:
+def _client_series(buckets: Buckets, include_components: bool, gaps: list) -> list[dict]:
+    """One point per bucket with a snapshot: score, band and (optionally) the five components."""
     series = []
     for b in buckets.present:
         v = buckets.by_bucket[b][0]
@@ -171,6 +172,12 @@ def _client_series(buckets: Buckets, include_components: bool) -> list[dict]:
         if include_components:
             item["components"] = {c: r(v[f"{c}_score"], 1) for c in COMPONENTS}
         series.append(item)
+    if any(x["score"] is None for x in series):
+        gaps.append(gap("series[].score", "not_enough_data", "A snapshot without a health score."))
+        gaps.append(gap("series[].risk_level", "not_enough_data", "A snapshot without a health score."))
+    missing = sorted({c for x in series for c, v in x.get("components", {}).items() if v is None})
+    for c in missing:
+        gaps.append(gap(f"series[].components.{c}", "not_enough_data", f"{c} missing in a snapshot."))
     return series
 
 

@@ -291,6 +291,9 @@ def _usage_analytics(win: Window, f: Features, activity: dict[str, Any]) -> dict
     growth = rate_change(aw["aud"], ap["aud"])
     if growth is None:
         win.add_gap("usage_analytics.usage_growth_rate", "insufficient_history", "No active user-days in P.")
+    usage_trend = trend_10pct(aw["aud"], ap["aud"])
+    if usage_trend is None:
+        win.add_gap("usage_analytics.usage_trend", "insufficient_history", "No active user-days in P.")
     if not f.available:
         win.add_gap("usage_analytics.feature_utilization_rate", "no_catalogue", "No catalogued feature.")
     top = sorted(f.used.values(), key=lambda x: (-x["events"], x["feature_key"]))[:10]
@@ -318,7 +321,7 @@ def _usage_analytics(win: Window, f: Features, activity: dict[str, Any]) -> dict
         ],
         "integration_usage": sum(x["events"] for k, x in f.used.items() if k in integration_keys),
         "api_usage": api_usage,
-        "usage_trend": trend_10pct(aw["aud"], ap["aud"]),
+        "usage_trend": usage_trend,
         "usage_growth_rate": r(growth, 4),
     }
 
@@ -349,6 +352,7 @@ def _patterns(win: Window) -> tuple[dict[str, Any], dict[str, list[int]] | None]
             heatmap[WEEKDAYS[row["wd"] - 1]][row["h"]] += row["n"]
     else:
         win.add_gap("engagement_patterns.by_hour", "raw_events_expired", "Period before retention.")
+        win.add_gap("engagement_patterns.peak_hour", "raw_events_expired", "Period before retention.")
         win.add_gap("activity_heatmap", "raw_events_expired", "Period before retention.")
     peak_weekday = WEEKDAYS[by_weekday.index(max(by_weekday))] if any(by_weekday) else None
     peak_hour = by_hour.index(max(by_hour)) if by_hour and any(by_hour) else None
@@ -368,6 +372,8 @@ def _patterns(win: Window) -> tuple[dict[str, Any], dict[str, list[int]] | None]
 def _adoption_timeline(win: Window, f: Features) -> list[dict[str, Any]]:
     """Each feature ever used, by first use, with its RULES §3.4 adoption stage over W."""
     client_active_days = win.cud.filter(date__gte=win.w0, date__lte=win.w1, active_users__gt=0).count()
+    if f.users is None and f.first_use:
+        win.add_gap("feature_adoption_timeline[].users", "raw_events_expired", "Users need raw events.")
     return [
         {
             "feature_key": key,
