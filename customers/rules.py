@@ -200,8 +200,11 @@ def health_findings(
     churn_probability: float | None = None,
     risk_level: str | None = None,
     comparison_risk_level: str | None = None,
+    risk_threshold: float | None = None,
 ) -> list[dict[str, Any]]:
-    """HLT-01…07 from the latest stored snapshot values (HLT-08 needs survey data: see ``satisfaction``)."""
+    """HLT-01…07 from the latest stored snapshot values (HLT-08 needs survey data:
+    :func:`decision_maker_detractor_finding`). ``risk_threshold`` is the caller's threshold for HLT-03
+    (``calculate_health_score``'s parameter); without one, the ``at_risk_threshold`` setting."""
     out: list[dict[str, Any]] = []
     comps = components or {}
     for name in COMPONENTS:
@@ -226,12 +229,12 @@ def health_findings(
                 {"health_trend": health_trend, "top_drivers": top_drivers or []},
             )
         )
-    threshold = at_risk_threshold()
+    threshold = at_risk_threshold() if risk_threshold is None else risk_threshold
     if health_score is not None and health_score < threshold:
         out.append(
             finding(
                 "HLT-03",
-                "Health below the at-risk threshold",
+                "Health below the risk threshold",
                 "Open a risk alert and plan an intervention.",
                 Priority.CRITICAL if health_score < 50 else Priority.HIGH,
                 {"health_score": health_score, "threshold": threshold},
@@ -305,6 +308,20 @@ def health_findings(
     return out
 
 
+def decision_maker_detractor_finding(detractor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """HLT-08: executive call with the respondent. ``detractor`` is what the caller knows of the response
+    (score, responded_at, role, respondent_email); it becomes the evidence and names the respondent."""
+    detail = dict(detractor or {})
+    return finding(
+        "HLT-08",
+        "Decision-maker detractor",
+        f"Hold an executive call with {detail.get('respondent_email') or 'the respondent'}.",
+        Priority.HIGH,
+        {"decision_maker_detractor": True, **detail},
+        tool_hint="conduct_executive_review",
+    )
+
+
 def risk_findings(
     *,
     health_score: int | None,
@@ -315,7 +332,7 @@ def risk_findings(
     open_escalations: int | None,
     sla_breaches_30d: int | None,
     detractor_scores: list[int] | None = None,
-    decision_maker_detractor: bool | None = None,
+    decision_maker_detractor: bool | dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """RSK-02…08 and HLT-08 from stored values (RSK-01 is the usage monitor's; it comes via open alerts)."""
     out: list[dict[str, Any]] = []
@@ -330,15 +347,8 @@ def risk_findings(
             )
         )
     if decision_maker_detractor:
-        out.append(
-            finding(
-                "HLT-08",
-                "Decision-maker detractor",
-                "Hold an executive call with the respondent.",
-                Priority.HIGH,
-                {"decision_maker_detractor": True},
-            )
-        )
+        detail = decision_maker_detractor if isinstance(decision_maker_detractor, dict) else None
+        out.append(decision_maker_detractor_finding(detail))
     if sla_breaches_30d is not None and sla_breaches_30d >= 2:
         out.append(
             finding(

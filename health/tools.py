@@ -1,5 +1,6 @@
 """The 10 health & segmentation tools (TOOLS §3): thin adapters over health.analytics, health.segmentation,
-health.milestones and the health engine (health.scoring via analytics.health_score_calculate)."""
+health.milestones, health.reads (usage, trends, reports) and the health engine (health.scoring via
+health.services_score.health_score_calculate)."""
 
 import datetime as dt
 from typing import Annotated, Any, Literal
@@ -12,8 +13,9 @@ from customers.choices import LifecycleStage
 from customers.models import CLIENT_ID_PATTERN
 from customers.tool_params import ClientId, OptionalClientId
 
-from . import analytics, milestones, segmentation
+from . import analytics, milestones, segmentation, services_score
 from .choices import SegmentationType
+from .reads import reports, trends, usage
 
 PatternType = Literal["temporal", "feature_usage", "communication", "support"]
 
@@ -36,7 +38,7 @@ def track_usage_engagement(
     benchmark_comparison: Annotated[bool, Field(description="Peer benchmarks (same product tier)")] = True,
 ) -> dict[str, Any]:
     """Usage and engagement analytics for one account over a period, from ingested usage events."""
-    return analytics.usage_engagement(
+    return usage.usage_engagement(
         client_id=client_id,
         period_start=period_start,
         period_end=period_end,
@@ -77,7 +79,7 @@ def calculate_health_score(
     ] = 60.0,
 ) -> dict[str, Any]:
     """Compute the weighted health score with explanation, risk and churn prediction; store the daily snapshot."""
-    return analytics.health_score_calculate(
+    return services_score.health_score_calculate(
         actor=ctx.actor,
         client_id=client_id,
         scoring_model=scoring_model,
@@ -301,7 +303,7 @@ def analyze_health_trends(
     include_components: Annotated[bool, Field(description="Component series and trends")] = True,
 ) -> dict[str, Any]:
     """Health score trends over time for one account or the portfolio, with movers, band migration and a forecast."""
-    return analytics.health_trends(
+    return trends.health_trends(
         client_id=client_id,
         lookback_days=lookback_days,
         granularity=granularity,
@@ -329,7 +331,7 @@ def generate_health_reports(
     limit: Annotated[int, Field(ge=1, le=1000, description="Rows")] = 100,
 ) -> dict[str, Any]:
     """Render a health report (portfolio, one account, at-risk list, movers) as JSON, Markdown or CSV."""
-    return analytics.health_report(
+    return reports.health_report(
         report_type=report_type,
         client_id=client_id,
         period=period,

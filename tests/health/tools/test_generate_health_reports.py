@@ -156,3 +156,14 @@ def test_query_count_does_not_grow(db, call, T, size, report_type, django_assert
     with django_assert_max_num_queries(9 + audit_lock_queries(1)):
         out = call("generate_health_reports", report_type=report_type, format="csv")
     assert out["status"] == "success", out
+
+
+@pytest.mark.parametrize("period", ["qtd", "ytd"])
+def test_quarter_and_year_to_date_periods(world, call, T, period):
+    """Regression: "qtd" / "ytd" end with "d" and were parsed as a day count (INTERNAL)."""
+    out = call("generate_health_reports", period=period)
+    assert out["status"] == "success", out
+    first = (
+        T.replace(month=3 * ((T.month - 1) // 3) + 1, day=1) if period == "qtd" else T.replace(month=1, day=1)
+    )
+    assert out["period"] == {"start": first.isoformat(), "end": T.isoformat(), "label": period}
