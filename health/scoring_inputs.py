@@ -425,7 +425,16 @@ def component_inputs(client: dict, data: dict, win: Window) -> tuple[dict, dict,
     nps = [float(s) for (kind, _), (s, _) in data["responses"].get(cid, {}).items() if kind == "nps"]
     csat = [float(s) for (kind, _), (s, _) in data["responses"].get(cid, {}).items() if kind == "csat"]
     scores["satisfaction"], inputs["satisfaction"] = satisfaction_score(nps, csat)
-    inputs["satisfaction"]["window_days"] = max(win.days, SATISFACTION_MIN_WINDOW)
+    window = inputs["satisfaction"]["window_days"] = max(win.days, SATISFACTION_MIN_WINDOW)
+    for sub, kind in (("nps_based", "NPS"), ("csat_based", "CSAT")):
+        if inputs["satisfaction"][sub] is None:
+            gaps.append(
+                gap(
+                    f"health_metrics.satisfaction.{sub}",
+                    "no_survey_responses",
+                    f"No {kind} response in the last {window} days.",
+                )
+            )
     if scores["satisfaction"] is None:
         gaps.append(
             gap(

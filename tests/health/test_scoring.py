@@ -479,6 +479,28 @@ def test_trend_window_and_its_gap_text_follow_the_setting(settings):
     assert gap["detail"] == "No official snapshot 10–20 days back."
 
 
+def test_null_satisfaction_subscore_carries_a_data_gap():
+    """Every null sub-score has its gap (issue 8, defect 6): CSAT alone → ``nps_based`` null, with a gap."""
+    client = ClientFactory(client_id="csat-only")
+    SurveyResponseFactory(
+        client=client, survey_type="csat", respondent_email="a@x.com", score=4, responded_at=at(AS_OF)
+    )
+    r = scoring.score_client("csat-only", AS_OF, persist=False)
+    assert r["components"]["satisfaction"] == 75.0
+    assert (r["inputs"]["satisfaction"]["nps_based"], r["inputs"]["satisfaction"]["csat_based"]) == (
+        None,
+        75.0,
+    )
+    sat_gaps = [g for g in r["data_gaps"] if "satisfaction" in g["field"]]
+    assert sat_gaps == [
+        {
+            "field": "health_metrics.satisfaction.nps_based",
+            "reason": "no_survey_responses",
+            "detail": "No NPS response in the last 90 days.",
+        }
+    ]
+
+
 def test_missing_components_redistributed_in_world():
     client = ClientFactory(client_id="thin")
     client_day(client, AS_OF - D(days=40), active_users=0, events=3)  # usage history, nothing in W or P
