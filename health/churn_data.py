@@ -41,7 +41,7 @@ from .churn_features import (
 )
 from .models import ChurnModel, HealthSnapshot
 from .rollups import day_bounds
-from .scoring_formulas import OFFICIAL_LOOKBACK_DAYS
+from .scoring_formulas import HIGH_PRIORITIES, OFFICIAL_LOOKBACK_DAYS, respondent_key
 from .selectors import optional_model
 
 
@@ -141,7 +141,7 @@ def _load_tickets(ids: list[int] | None, before: dt.datetime) -> tuple[bool, dic
         stops = [s for s in (resolved, closed) if s is not None]
         if stops and status not in open_statuses:
             row["stopped"].append(min(stops))
-        if priority in ("P0", "P1"):
+        if priority in HIGH_PRIORITIES:
             row["high"].append(created)
     for row in per.values():
         for key in row:
@@ -161,7 +161,7 @@ def _load_nps(ids: list[int] | None, start: dt.datetime, end: dt.datetime) -> tu
     for pk, cid, mail, score, at in qs.order_by("responded_at", "id").values_list(
         "id", "client_id", "respondent_email", "score", "responded_at"
     ):
-        per[cid].append((at, pk, (mail or "").strip().lower() or f"#{pk}", float(score)))
+        per[cid].append((at, pk, respondent_key(mail, f"#{pk}"), float(score)))
     return True, per
 
 
@@ -446,7 +446,7 @@ def _chunk_tickets(ids: list[int], as_of: dt.date, end: dt.datetime) -> tuple[bo
         .values("client_id")
         .annotate(
             open=Count("id", filter=still_open),
-            high=Count("id", filter=Q(priority__in=["P0", "P1"], created_at__gte=high_from)),
+            high=Count("id", filter=Q(priority__in=HIGH_PRIORITIES, created_at__gte=high_from)),
         )
         .order_by()
     )

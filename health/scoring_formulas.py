@@ -32,6 +32,15 @@ SATISFACTION_MIN_WINDOW = 90
 ENGAGEMENT_BANDS = ((0, 95.0), (3, 85.0), (7, 75.0), (14, 60.0), (30, 45.0), (90, 30.0))  # (max d, score)
 ENGAGEMENT_OLDEST = 15.0
 USAGE_SUBSCORES = ("u1", "u2", "u3", "u4")
+#: RULES §4.2.3 / §5.2: the ticket priorities that count as "high priority" (support component, churn feature).
+HIGH_PRIORITIES = ("P0", "P1")
+
+
+def respondent_key(email: str | None, fallback: str) -> str:
+    """RULES §13.1 "latest response per respondent": the lower-cased, trimmed e-mail, else a per-row fallback
+    (an anonymous response counts on its own)."""
+    return (email or "").strip().lower() or fallback
+
 
 _RULES: dict[str, Any] | None = None
 

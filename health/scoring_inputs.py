@@ -25,10 +25,12 @@ from .common import gap, tier_rank
 from .models import ClientUsageDaily, Feature, FeatureUsageDaily, HealthSnapshot, UserActivityDaily
 from .rollups import ANON_PREFIX, day_bounds, local_date
 from .scoring_formulas import (
+    HIGH_PRIORITIES,
     SATISFACTION_MIN_WINDOW,
     engagement_score,
     payment_score,
     payment_status_from_invoices,
+    respondent_key,
     satisfaction_score,
     support_score,
     trend_days,
@@ -226,7 +228,7 @@ def _support_inputs(ids: list[int], win: Window) -> dict[str, Any]:
             .values("client_id")
             .annotate(
                 t=Count("id"),
-                h=Count("id", filter=Q(priority__in=["P0", "P1"])),
+                h=Count("id", filter=Q(priority__in=HIGH_PRIORITIES)),
                 b=Count("id", filter=fr_breach | res_breach),
             )
         }
@@ -274,7 +276,7 @@ def _responses(ids: list[int], win: Window) -> dict[int, dict[tuple, tuple]]:
             .order_by("responded_at", "id")
             .values_list("id", "client_id", "survey_type", "score", "respondent_email", "responded_at")
         ):
-            key = (kind, (mail or "").strip().lower() or f"#{pk}")
+            key = (kind, respondent_key(mail, f"#{pk}"))
             responses[cid][key] = (score, at)  # ordered by time: the last write is the latest response
     ticket = _ticket_model()
     if ticket is not None and "satisfaction_rating" in {f.name for f in ticket._meta.get_fields()}:
@@ -289,7 +291,7 @@ def _responses(ids: list[int], win: Window) -> dict[int, dict[tuple, tuple]]:
         for pk, cid, rating, mail, at in tq.order_by("rated_at", "id").values_list(
             "id", "client_id", "satisfaction_rating", "requester_email", "rated_at"
         ):
-            key = ("csat", (mail or "").strip().lower() or f"ticket#{pk}")
+            key = ("csat", respondent_key(mail, f"ticket#{pk}"))
             if key not in responses[cid] or responses[cid][key][1] <= at:
                 responses[cid][key] = (rating, at)
     return responses
