@@ -463,8 +463,10 @@ def _current_contract_end(contracts: list[dict], client: dict, as_of: dt.date) -
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Prediction: plain arithmetic on the stored JSON numbers
+# The active model in the nightly chunk (its arithmetic: churn_features.predict)
 # ----------------------------------------------------------------------------------------------------------
+
+
 def active_churn_model() -> ChurnModel | None:
     """The model currently used for scoring, or None (heuristic). One query; call once per chunk."""
     return ChurnModel.objects.filter(status=ChurnModelStatus.ACTIVE).first()

@@ -1,7 +1,8 @@
 """Training service of the churn model (RULES §5.2, §19 ``churn_model_training``): fit, validate, promote.
 
 A model replaces the heuristic only when it beats it on the same validation rows (AUC + 0.02 and Brier).
-scikit-learn and numpy are imported only here, inside the functions that fit.
+scikit-learn is imported only here, inside the function that fits; numpy only inside functions (the nightly scorer
+never loads either).
 """
 
 from __future__ import annotations
