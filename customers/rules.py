@@ -39,7 +39,8 @@ def at_risk_threshold() -> int:
 
 
 def risk_level_for_health(health: int | None) -> str | None:
-    """RULES §4.5 risk band of a health score."""
+    """RULES §4.5 risk band of a health score — the one home of the 80 / 65 / 50 cut-offs (the health engine
+    imports it as ``health.scoring.risk_band``)."""
     if health is None:
         return None
     if health >= 80:
@@ -49,6 +50,20 @@ def risk_level_for_health(health: int | None) -> str | None:
     if health >= 50:
         return RiskLevel.HIGH
     return RiskLevel.CRITICAL
+
+
+def churn_level_for_probability(probability: float | None) -> str | None:
+    """RULES §5.1 churn risk band of a probability (0.25 / 0.50 / 0.75): the one home, used by the heuristic
+    and the trained model's predictions (``health.scoring.churn_level``); ``None`` without a probability."""
+    if probability is None:
+        return None
+    if probability >= 0.75:
+        return RiskLevel.CRITICAL
+    if probability >= 0.50:
+        return RiskLevel.HIGH
+    if probability >= 0.25:
+        return RiskLevel.MEDIUM
+    return RiskLevel.LOW
 
 
 def renewal_probability_for_health(health: int | float | None) -> float | None:

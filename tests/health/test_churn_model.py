@@ -892,3 +892,29 @@ def test_end_to_end_training_rejects_a_model_that_cannot_beat_a_perfect_heuristi
     previous.refresh_from_db()
     assert previous.status == "active"
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["health.churn_model.trained"]
+
+
+def test_churn_modules_do_not_import_the_scorer():
+    """Issue 8: the scoring ↔ churn_model cycle stays broken. The churn modules may use the pure formulas
+    (``health.scoring_formulas``) but never the chunk scorer, its reads or its writes — function-local imports
+    included; the scorer reaches the model only through ``churn_data.apply_active_model``."""
+    import ast
+    from pathlib import Path
+
+    import health
+
+    root = Path(health.__file__).parent
+    forbidden = {"scoring", "scoring_inputs", "scoring_persist"}
+    for name in ("churn_features", "churn_metrics", "churn_data", "churn_training", "churn_model"):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level:  # from . import scoring / from .scoring import x
+                    imported |= {module} if module else {a.name for a in node.names}
+                elif module.startswith("health."):
+                    imported.add(module.split(".", 1)[1])
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.split(".", 1)[1] for a in node.names if a.name.startswith("health.")}
+        assert not (imported & forbidden), (name, imported & forbidden)

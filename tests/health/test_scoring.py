@@ -39,6 +39,41 @@ def test_usage_subscores_known_answer():
     assert gaps == []
 
 
+def test_u3_null_carries_a_data_gap_when_mau_is_zero():
+    """Regression (issue 8, defect 6): MAU over W = 0 skips U3 (RULES §4.2.1) — with a gap, never silently."""
+    score, inputs, gaps = scoring.usage_score(
+        has_history=True, mau=0, seats=10, core_used=1, core_available=2, aud_w=0, aud_p=8, window_days=30
+    )
+    assert (inputs["u1"], inputs["u2"], inputs["u3"], inputs["u4"]) == (
+        0.0,
+        pytest.approx(100 * 0.5 / 0.7),
+        None,
+        0.0,
+    )
+    assert gaps == [
+        {
+            "field": "health_metrics.usage.u3",
+            "reason": "not_enough_data",
+            "detail": "No identified active user in W (MAU = 0): stickiness is undefined.",
+        }
+    ]
+    assert score == pytest.approx((0 + 100 * 0.5 / 0.7 + 0) / 3)
+
+
+def test_every_null_usage_subscore_has_a_gap_without_history():
+    score, inputs, gaps = scoring.usage_score(
+        has_history=False, mau=0, seats=10, core_used=0, core_available=3, aud_w=0, aud_p=0, window_days=30
+    )
+    assert score is None
+    assert [(g["field"], g["reason"]) for g in gaps] == [
+        ("component_scores.usage", "no_usage_events"),
+        *((f"health_metrics.usage.{u}", "no_usage_events") for u in ("u1", "u2", "u3", "u4")),
+    ]
+    assert {f"health_metrics.usage.{u}" for u in ("u1", "u2", "u3", "u4") if inputs[u] is None} <= {
+        g["field"] for g in gaps
+    }
+
+
 def test_usage_missing_without_history_and_skips():
     assert (
         scoring.usage_score(
@@ -58,7 +93,12 @@ def test_usage_missing_without_history_and_skips():
     )
     assert (inputs["u1"], inputs["u2"], inputs["u3"], inputs["u4"]) == (None, None, None, 0.0)
     assert score == 0.0  # history but no activity: scored low, not missing
-    assert {g["reason"] for g in gaps} == {"no_seat_data", "no_catalogue"}
+    # every null sub-score carries its own gap (issue 8 defect 6: U3 was null without one)
+    assert {g["field"]: g["reason"] for g in gaps} == {
+        "health_metrics.usage.u1": "no_seat_data",
+        "health_metrics.usage.u2": "no_catalogue",
+        "health_metrics.usage.u3": "not_enough_data",
+    }
     # U4 floor and cap
     assert (
         scoring.usage_score(
@@ -192,6 +232,18 @@ def test_half_up_rounding():
 )
 def test_risk_bands(score, band):
     assert scoring.risk_band(score) == band
+
+
+def test_bands_have_one_home_in_customers_rules():
+    """RULES §4.5 / §5.1: the health engine uses the customers.rules functions, not copies of them."""
+    from customers import rules
+    from health import churn_features, scoring_formulas
+
+    assert scoring.risk_band is rules.risk_level_for_health
+    assert scoring.churn_level is rules.churn_level_for_probability
+    assert scoring_formulas.churn_level is rules.churn_level_for_probability
+    assert churn_features.churn_level_for_probability is rules.churn_level_for_probability
+    assert rules.churn_level_for_probability(None) is None
 
 
 @pytest.mark.parametrize(
@@ -404,6 +456,49 @@ def test_comparison_outside_window_gives_null_trend():
     )
     r = scoring.score_client("acme", AS_OF)
     assert r["trend"] is None and r["score_change"] is None
+    gap = next(g for g in r["data_gaps"] if g["field"] == "health_trend")
+    assert gap == {
+        "field": "health_trend",
+        "reason": "insufficient_history",
+        "detail": "No official snapshot 7–14 days back.",
+    }
+
+
+def test_trend_window_and_its_gap_text_follow_the_setting(settings):
+    """RULES §4.6 N is [S] ``health_trend_days``: the search window and the gap's text both come from it."""
+    client = build_world()
+    HealthSnapshot.objects.create(
+        client=client, as_of=AS_OF - D(days=15), health_score=90, calculated_at=at(AS_OF)
+    )
+    settings.CS_RULES = {**settings.CS_RULES, "health_trend_days": 10}
+    r = scoring.score_client("acme", AS_OF, persist=False)
+    assert r["score_change"] == 67 - 90 and r["trend"] == "declining"  # 15 days back is in [10, 20]
+    HealthSnapshot.objects.filter(client=client).delete()
+    r = scoring.score_client("acme", AS_OF, persist=False)
+    gap = next(g for g in r["data_gaps"] if g["field"] == "health_trend")
+    assert gap["detail"] == "No official snapshot 10–20 days back."
+
+
+def test_null_satisfaction_subscore_carries_a_data_gap():
+    """Every null sub-score has its gap (issue 8, defect 6): CSAT alone → ``nps_based`` null, with a gap."""
+    client = ClientFactory(client_id="csat-only")
+    SurveyResponseFactory(
+        client=client, survey_type="csat", respondent_email="a@x.com", score=4, responded_at=at(AS_OF)
+    )
+    r = scoring.score_client("csat-only", AS_OF, persist=False)
+    assert r["components"]["satisfaction"] == 75.0
+    assert (r["inputs"]["satisfaction"]["nps_based"], r["inputs"]["satisfaction"]["csat_based"]) == (
+        None,
+        75.0,
+    )
+    sat_gaps = [g for g in r["data_gaps"] if "satisfaction" in g["field"]]
+    assert sat_gaps == [
+        {
+            "field": "health_metrics.satisfaction.nps_based",
+            "reason": "no_survey_responses",
+            "detail": "No NPS response in the last 90 days.",
+        }
+    ]
 
 
 def test_missing_components_redistributed_in_world():
