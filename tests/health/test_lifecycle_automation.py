@@ -18,10 +18,10 @@ from cs_project.core.management.commands.verify_audit_log import verify_chain
 from customers.models import Alert, AuditEvent, Client, Invoice, LifecycleStageHistory, TimelineEvent
 from customers.services import lifecycle_transition
 from health import scoring
-from health.analytics import lifecycle_history
 from health.common import today
 from health.lifecycle_automation import adoption_and_lifecycle_chunk
 from health.models import AdoptionFramework, ClientMilestone
+from health.reads.lifecycle import lifecycle_history
 from tests.conftest import audit_lock_queries, require_service
 from tests.customers.factories import ClientFactory, ContractFactory
 from tests.expansion.factories import ExpansionOpportunityFactory, RenewalFactory

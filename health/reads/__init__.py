@@ -1,0 +1,1 @@
+"""Read-side computations of the health tools, one module per topic."""
