@@ -32,7 +32,6 @@ from ..segmentation import annotate_filter_fields
 
 D = dt.timedelta
 LC02_FROM = (LifecycleStage.ACTIVE, LifecycleStage.EXPANSION, LifecycleStage.RENEWAL)
-QUALIFIED_OPPORTUNITY_STAGES = ("qualified", "proposal", "negotiation")
 
 TRANSITION_TRIGGERS = [
     {
@@ -225,7 +224,7 @@ def lc06_candidates(as_of: dt.date) -> list[dict]:
         as_of,
     ).annotate(
         seats=seats,
-        open_opp=Exists(opp.objects.filter(client=OuterRef("pk"), stage__in=QUALIFIED_OPPORTUNITY_STAGES)),
+        open_opp=Exists(opp.objects.filter(client=OuterRef("pk"), stage__in=rules.LC06_OPPORTUNITY_STAGES)),
     )
     out = []
     for x in cand.values("client_id", "client_name", "health_score", "f_mau", "seats", "open_opp").order_by(
