@@ -51,7 +51,7 @@ from customers.choices import (
 from customers.models import Alert, Client, Contract, LifecycleStageHistory
 
 from .choices import MilestoneImportance
-from .milestones import milestone_status, milestones_record_chunk
+from .milestones import milestones_record_chunk
 from .models import AdoptionFramework, HealthSnapshot
 from .rollups import day_bounds, local_date
 from .rules import (
@@ -59,6 +59,7 @@ from .rules import (
     OPEN_RENEWAL_STATUSES,
     ClientFacts,
     lifecycle_candidates,
+    milestone_status,
     pick_transition,
     renewal_overdue,
 )

@@ -298,3 +298,15 @@ def renewal_overdue(f: ClientFacts, as_of: dt.date) -> dict[str, Any] | None:
                 "as_of": as_of.isoformat(),
             }
     return None
+
+
+def milestone_status(elapsed_days: int | None, typical_days: int) -> str | None:
+    """RULES §8 status of a milestone not (yet) achieved: on_track / overdue (> typical) / stuck (> 1.5 ×);
+    None without a contract start."""
+    if elapsed_days is None:
+        return None
+    if elapsed_days > 1.5 * typical_days:
+        return "stuck"
+    if elapsed_days > typical_days:
+        return "overdue"
+    return "on_track"

@@ -1,5 +1,6 @@
-"""The 10 health & segmentation tools (TOOLS §3): thin adapters over health.analytics, health.segmentation,
-health.milestones and the health engine (health.scoring via analytics.health_score_calculate)."""
+"""The 10 health & segmentation tools (TOOLS §3): thin adapters over the read modules (health.reads.*,
+health.analytics), the writes (health.services, health.segments) and the health engine (health.scoring via
+analytics.health_score_calculate)."""
 
 import datetime as dt
 from typing import Annotated, Any, Literal
@@ -12,9 +13,9 @@ from customers.choices import LifecycleStage
 from customers.models import CLIENT_ID_PATTERN
 from customers.tool_params import ClientId, OptionalClientId
 
-from . import analytics, milestones, segmentation, services
+from . import analytics, segments, services
 from .choices import SegmentationType
-from .reads import adoption, lifecycle, patterns, value_tiers
+from .reads import adoption, lifecycle, milestones, patterns, value_tiers
 
 PatternType = Literal["temporal", "feature_usage", "communication", "support"]
 
@@ -113,7 +114,7 @@ def segment_customers(
     benchmark_analysis: Annotated[bool, Field(description="Segment performance")] = True,
 ) -> dict[str, Any]:
     """Segment the active customer base and save segment membership with entry and exit dates."""
-    return segmentation.segment_customers_run(
+    return segments.segment_customers_run(
         actor=ctx.actor,
         segmentation_type=segmentation_type,
         criteria=criteria,
