@@ -310,3 +310,19 @@ def milestone_status(elapsed_days: int | None, typical_days: int) -> str | None:
     if elapsed_days > typical_days:
         return "overdue"
     return "on_track"
+
+
+# SEG-01 / SEG-02 (RULES §18), applied by segment_customers (per segment) and segment_by_value_tier (per tier)
+SEG01_HEALTH = 65
+SEG02_SHARE = 0.20
+HIGH_TOUCH_CADENCES = ("weekly", "every_2_weeks")
+
+
+def seg01_holds(mean_health: float | None) -> bool:
+    """SEG-01: the group's mean health is below 65 (no scored member: does not hold)."""
+    return mean_health is not None and mean_health < SEG01_HEALTH
+
+
+def seg02_holds(*, touch_cadence: str | None, without_csm: int, members: int) -> bool:
+    """SEG-02: a high-touch group (weekly / every 2 weeks) with more than 20 % of its members without a CSM."""
+    return touch_cadence in HIGH_TOUCH_CADENCES and members > 0 and without_csm / members > SEG02_SHARE

@@ -31,12 +31,11 @@ from customers.rules import finding, sort_findings
 
 from .common import gap, money, stable_id, today
 from .models import Segment, SegmentMembership
+from .rules import SEG01_HEALTH, SEG02_SHARE, seg01_holds, seg02_holds
 from .segmentation import population_queryset, segment_expression, value_tier_case
 from .selectors import value_tier_bands
 
 CRITERIA_KEYS = {"segments", "population_filter"}
-LOW_SEGMENT_HEALTH = 65  # SEG-01
-CSM_GAP_SHARE = 0.20  # SEG-02
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -166,18 +165,18 @@ def _performance(key: str, members: list[dict], mean_health: float | None, src: 
 def _findings(d: dict, n: int, mean_health: float | None, without_csm: int, strategy: dict) -> list[dict]:
     """SEG-01 (segment mean health < 65) and SEG-02 (high-touch segment with > 20 % of members without a CSM)."""
     key, out = d["key"], []
-    if mean_health is not None and mean_health < LOW_SEGMENT_HEALTH:
+    if seg01_holds(mean_health):
         out.append(
             finding(
                 "SEG-01",
                 f"Low health in segment {d['name']}",
                 f"Run a targeted programme for segment {d['name']} (mean health {r(mean_health, 1)}).",
                 Priority.MEDIUM,
-                {"segment": key, "avg_health_score": r(mean_health, 1), "threshold": LOW_SEGMENT_HEALTH},
+                {"segment": key, "avg_health_score": r(mean_health, 1), "threshold": SEG01_HEALTH},
             )
         )
     share_without = without_csm / n
-    if strategy.get("touch_cadence") in ("weekly", "every_2_weeks") and share_without > CSM_GAP_SHARE:
+    if seg02_holds(touch_cadence=strategy.get("touch_cadence"), without_csm=without_csm, members=n):
         out.append(
             finding(
                 "SEG-02",
@@ -188,7 +187,7 @@ def _findings(d: dict, n: int, mean_health: float | None, without_csm: int, stra
                     "segment": key,
                     "clients_without_csm": without_csm,
                     "share_without_csm": r(share_without, 4),
-                    "threshold": CSM_GAP_SHARE,
+                    "threshold": SEG02_SHARE,
                     "touch_cadence": strategy["touch_cadence"],
                 },
             )

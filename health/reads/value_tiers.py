@@ -26,14 +26,13 @@ from customers.models import ArrMovement
 from customers.rules import finding, sort_findings
 
 from ..common import gap, money, stable_id, today
+from ..rules import OPEN_RENEWAL_STATUSES, SEG01_HEALTH, SEG02_SHARE, seg01_holds, seg02_holds
 from ..segmentation import population_queryset
 from ..selectors import value_tier_bands
 
 D = dt.timedelta
 SECONDARY_DIMENSIONS = {"clv", "expansion_potential", "health_score", "nps"}
 OPEN_EXPANSION_STAGES = ("identified", "qualified", "proposal", "negotiation")
-LOW_TIER_HEALTH = 65  # SEG-01
-CSM_GAP_SHARE = 0.20  # SEG-02
 LOW_RENEWAL_PROBABILITY = 0.65
 
 
@@ -181,7 +180,7 @@ def _client_facts(pks: list[int], as_of: dt.date) -> tuple[dict, dict, set]:
     low_renewal = set(
         renewal.objects.filter(
             client_id__in=pks,
-            status__in=["on_track", "at_risk", "high_risk"],
+            status__in=OPEN_RENEWAL_STATUSES,
             probability__lt=LOW_RENEWAL_PROBABILITY,
         ).values_list("client_id", flat=True)
     )
@@ -242,22 +241,17 @@ def _tier_characteristics(ms: list[dict]) -> dict[str, Any]:
 def _tier_findings(n: str, ms: list[dict], row: dict | None, mean_health: float | None, without: int) -> list:
     """SEG-01 (tier mean health < 65) and SEG-02 (high-touch tier with > 20 % of accounts without a CSM)."""
     out = []
-    if mean_health is not None and mean_health < LOW_TIER_HEALTH:
+    if seg01_holds(mean_health):
         out.append(
             finding(
                 "SEG-01",
                 f"Low health in value tier {n}",
                 f"Run a targeted programme for the {n} tier.",
                 Priority.MEDIUM,
-                {"value_tier": n, "avg_health": r(mean_health, 1), "threshold": LOW_TIER_HEALTH},
+                {"value_tier": n, "avg_health": r(mean_health, 1), "threshold": SEG01_HEALTH},
             )
         )
-    if (
-        row
-        and row["touch_cadence"] in ("weekly", "every_2_weeks")
-        and ms
-        and without / len(ms) > CSM_GAP_SHARE
-    ):
+    if seg02_holds(touch_cadence=row["touch_cadence"] if row else None, without_csm=without, members=len(ms)):
         out.append(
             finding(
                 "SEG-02",
@@ -268,7 +262,7 @@ def _tier_findings(n: str, ms: list[dict], row: dict | None, mean_health: float 
                     "value_tier": n,
                     "accounts_without_csm": without,
                     "share": r(without / len(ms), 4),
-                    "threshold": CSM_GAP_SHARE,
+                    "threshold": SEG02_SHARE,
                 },
             )
         )
