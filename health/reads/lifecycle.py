@@ -33,45 +33,6 @@ from ..segmentation import annotate_filter_fields
 D = dt.timedelta
 LC02_FROM = (LifecycleStage.ACTIVE, LifecycleStage.EXPANSION, LifecycleStage.RENEWAL)
 
-TRANSITION_TRIGGERS = [
-    {
-        "rule_id": "LC-01",
-        "from": ["onboarding"],
-        "to": "active",
-        "condition": "onboarding plan completed, or (no plan, m2 achieved and contract start ≥ 90 days ago)",
-    },
-    {
-        "rule_id": "LC-02",
-        "from": ["active", "expansion", "renewal"],
-        "to": "at_risk",
-        "condition": "health < 60 or payment overdue or open critical escalation",
-    },
-    {
-        "rule_id": "LC-03",
-        "from": ["at_risk"],
-        "to": "active",
-        "condition": "health ≥ 65 on the last 2 official snapshots and LC-02 no longer holds (→ renewal if LC-04)",
-    },
-    {
-        "rule_id": "LC-04",
-        "from": ["active", "expansion"],
-        "to": "renewal",
-        "condition": "contract end within 90 days and renewal not yet won",
-    },
-    {"rule_id": "LC-05", "from": ["renewal"], "to": "active", "condition": "renewal won"},
-    {
-        "rule_id": "LC-06",
-        "from": ["active"],
-        "to": "expansion",
-        "condition": "health ≥ 85 and (open expansion opportunity ≥ qualified or seat utilisation ≥ 0.90)",
-    },
-    {
-        "rule_id": "LC-07",
-        "from": ["renewal"],
-        "to": None,
-        "condition": "contract end passed by > 30 days with the renewal open → alert renewal_overdue",
-    },
-]
 PLAYBOOKS = {
     "onboarding": {
         "condition": "progress stuck or behind",
@@ -93,14 +54,52 @@ PLAYBOOKS = {
 }
 
 
-def _transition_triggers(threshold: float) -> list[dict]:
-    """The §7.2 table as published, with LC-02's and LC-06's numbers read from their one home."""
-    numbers = {
-        "LC-02": f"health < {threshold:g} or payment overdue or open critical escalation",
-        "LC-06": f"health ≥ {rules.EXPANSION_HEALTH} and (open expansion opportunity ≥ qualified or seat "
-        f"utilisation ≥ {rules.EXPANSION_SEAT_UTILISATION:.2f})",
-    }
-    return [{**t, "condition": numbers.get(t["rule_id"], t["condition"])} for t in TRANSITION_TRIGGERS]
+def transition_triggers(threshold: float) -> list[dict]:
+    """The RULES §7.2 table as published, every number read from its one home (:mod:`health.rules`, the
+    at-risk ``threshold`` setting), so the text cannot drift from what the automation applies."""
+    return [
+        {
+            "rule_id": "LC-01",
+            "from": ["onboarding"],
+            "to": "active",
+            "condition": "onboarding plan completed, or (no plan, m2 achieved and contract start "
+            f"≥ {rules.ONBOARDING_MIN_DAYS} days ago)",
+        },
+        {
+            "rule_id": "LC-02",
+            "from": ["active", "expansion", "renewal"],
+            "to": "at_risk",
+            "condition": f"health < {threshold:g} or payment overdue or open critical escalation",
+        },
+        {
+            "rule_id": "LC-03",
+            "from": ["at_risk"],
+            "to": "active",
+            "condition": f"health ≥ {rules.RECOVERY_HEALTH} on the last 2 official snapshots and LC-02 no longer "
+            "holds (→ renewal if LC-04)",
+        },
+        {
+            "rule_id": "LC-04",
+            "from": ["active", "expansion"],
+            "to": "renewal",
+            "condition": f"contract end within {rules.RENEWAL_WINDOW_DAYS} days and renewal not yet won",
+        },
+        {"rule_id": "LC-05", "from": ["renewal"], "to": "active", "condition": "renewal won"},
+        {
+            "rule_id": "LC-06",
+            "from": ["active"],
+            "to": "expansion",
+            "condition": f"health ≥ {rules.EXPANSION_HEALTH} and (open expansion opportunity ≥ qualified or seat "
+            f"utilisation ≥ {rules.EXPANSION_SEAT_UTILISATION:.2f})",
+        },
+        {
+            "rule_id": "LC-07",
+            "from": ["renewal"],
+            "to": None,
+            "condition": f"contract end passed by > {rules.RENEWAL_OVERDUE_DAYS} days with the renewal open → alert "
+            "renewal_overdue",
+        },
+    ]
 
 
 def _stage_overview(rows: list[dict], stages: list[str], now: dt.datetime) -> tuple[dict, dict]:
@@ -279,7 +278,7 @@ def _candidate_findings(lc02: list[dict], lc06: list[dict]) -> tuple[list[dict],
     return findings, at_risk_out, expansion_out
 
 
-def _workflows() -> dict[str, Any]:
+def _workflows(threshold: float) -> dict[str, Any]:
     wf = apps.get_model("communication", "Workflow")
     active = [
         {"workflow_id": w.workflow_id, "name": w.name, "trigger_type": w.trigger_type}
@@ -288,7 +287,7 @@ def _workflows() -> dict[str, Any]:
     ]
     return {
         "mode": settings.CS_RULES.get("lifecycle_automation", "apply"),
-        "rules": [t["rule_id"] for t in TRANSITION_TRIGGERS],
+        "rules": [t["rule_id"] for t in transition_triggers(threshold)],
         "workflows": active,
     }
 
@@ -341,13 +340,13 @@ def lifecycle_analyze(
         "stage_distribution": distribution,
         "stage_characteristics": characteristics,
         "stage_transitions": transitions,
-        "transition_triggers": _transition_triggers(threshold),
+        "transition_triggers": transition_triggers(threshold),
         "average_stage_duration": average_duration,
         "stage_success_metrics": success,
         "at_risk_transitions": at_risk_out,
         "expansion_opportunities": expansion_out,
         "intervention_playbooks": PLAYBOOKS if intervention_planning else None,
-        "automated_workflows": _workflows() if automation_rules else None,
+        "automated_workflows": _workflows(threshold) if automation_rules else None,
         "recommended_actions": sort_findings(findings),
         "data_gaps": [],
     }
