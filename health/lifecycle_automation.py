@@ -27,7 +27,6 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +44,6 @@ from customers.choices import (
     AlertType,
     Impact,
     LifecycleStage,
-    PaymentStatus,
     Priority,
     Severity,
     TimelineEventType,
@@ -53,32 +51,26 @@ from customers.choices import (
 from customers.models import Alert, Client, Contract, LifecycleStageHistory
 
 from .choices import MilestoneImportance
-from .milestones import milestone_status, milestones_record_chunk
+from .milestones import milestones_record_chunk
 from .models import AdoptionFramework, HealthSnapshot
 from .rollups import day_bounds, local_date
+from .rules import (
+    LC06_OPPORTUNITY_STAGES,
+    OPEN_RENEWAL_STATUSES,
+    ClientFacts,
+    lifecycle_candidates,
+    milestone_status,
+    pick_transition,
+    renewal_overdue,
+)
 from .selectors import optional_model
 
 logger = logging.getLogger(__name__)
 
-# RULES §7.2 constants (not configurable: RULES §1 "nothing else is configurable")
+# The §7.2 rules and their constants are pure, in health.rules; these are the automation's own.
 AUTOMATION_RULE_IDS = frozenset({"LC-01", "LC-02", "LC-03", "LC-04", "LC-05", "LC-06"})
 MANUAL_GUARD_DAYS = 7
-RECOVERY_HEALTH = 65  # LC-03: health ≥ 65 on the last 2 official snapshots
-EXPANSION_HEALTH = 85  # LC-06
-EXPANSION_SEAT_UTILISATION = 0.90  # LC-06
-RENEWAL_WINDOW_DAYS = 90  # LC-04 / LC-05 (RULES §20 "renewal stage trigger")
-ONBOARDING_MIN_DAYS = 90  # LC-01 without a plan
-RENEWAL_OVERDUE_DAYS = 30  # LC-07
 STANDARD_FRAMEWORK = "standard"
-#: precedence when several rules apply (RULES §7.2): lower wins
-STAGE_PRECEDENCE = {
-    LifecycleStage.AT_RISK: 0,
-    LifecycleStage.RENEWAL: 1,
-    LifecycleStage.EXPANSION: 2,
-    LifecycleStage.ACTIVE: 3,
-}
-QUALIFIED_OPPORTUNITY_STAGES = ("qualified", "proposal", "negotiation")
-OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
 OPEN_ESCALATION_STATUSES = ("open", "in_progress")
 SUGGESTION_PREFIX = "lifecycle_suggestion:"
 ADOPTION_PREFIX = "adoption_overdue:"
@@ -99,29 +91,6 @@ def lifecycle_mode() -> str:
 # ------------------------------------------------------------------------------------------------------------
 # Facts of a chunk: one query per source
 # ------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ClientFacts:
-    """What the §7.2 rules read about one client (from the scoring result and the chunk's queries)."""
-
-    pk: int
-    client_id: str
-    stage: str
-    tier: str
-    owner_id: int | None
-    health: int | None = None
-    payment_status: str | None = None
-    seat_utilisation: float | None = None
-    first_start: dt.date | None = None
-    contract_end: dt.date | None = None
-    plan_status: str | None = None  # latest non-cancelled onboarding plan's status; None = no plan
-    m2_achieved_on: dt.date | None = None
-    critical_escalations: list[str] = field(default_factory=list)
-    renewals: list[tuple[str, str, dt.date]] = field(default_factory=list)  # (id, status, date) by date
-    qualified_opportunities: int = 0
-    previous_as_of: dt.date | None = None
-    previous_health: int | None = None
 
 
 def _lock_clients(ids: list[int], as_of: dt.date) -> list[dict[str, Any]]:
@@ -224,7 +193,7 @@ def _qualified_opportunities(facts: dict[int, ClientFacts]) -> None:
     if model is None:
         return
     for pk, n in (
-        model.objects.filter(client_id__any=list(facts), stage__in=QUALIFIED_OPPORTUNITY_STAGES)
+        model.objects.filter(client_id__any=list(facts), stage__in=LC06_OPPORTUNITY_STAGES)
         .order_by()
         .values("client_id")
         .annotate(n=Count("id"))
@@ -248,167 +217,6 @@ def _recent_history(ids: list[int], now: dt.datetime) -> tuple[set[int], set[int
         elif from_stage:
             manual.add(pk)
     return manual, automated_today
-
-
-# ------------------------------------------------------------------------------------------------------------
-# RULES §7.2 on the facts (pure)
-# ------------------------------------------------------------------------------------------------------------
-
-
-def _lc02_reasons(f: ClientFacts, threshold: float) -> list[str]:
-    reasons = []
-    if f.health is not None and f.health < threshold:
-        reasons.append("health_below_threshold")
-    if f.payment_status == PaymentStatus.OVERDUE:
-        reasons.append("payment_overdue")
-    if f.critical_escalations:
-        reasons.append("critical_escalation")
-    return reasons
-
-
-def _lc04(f: ClientFacts, as_of: dt.date) -> bool:
-    """Contract end within 90 days (or already passed) and the renewal of that term not won."""
-    if f.contract_end is None or (f.contract_end - as_of).days > RENEWAL_WINDOW_DAYS:
-        return False
-    return not any(status == "won" and day >= f.contract_end for _, status, day in f.renewals)
-
-
-def _lc05(f: ClientFacts, as_of: dt.date) -> str | None:
-    """The renewal id when the latest renewal is won, none is open and the end date is beyond 90 days."""
-    if not f.renewals or any(status in OPEN_RENEWAL_STATUSES for _, status, _ in f.renewals):
-        return None
-    rid, status, _ = f.renewals[-1]
-    if status != "won" or f.contract_end is None or (f.contract_end - as_of).days <= RENEWAL_WINDOW_DAYS:
-        return None
-    return rid
-
-
-def lifecycle_candidates(f: ClientFacts, as_of: dt.date, threshold: float) -> list[dict[str, Any]]:
-    """Every §7.2 transition rule that holds for the client's current stage: ``{rule_id, to_stage, reason,
-    evidence}``. :func:`pick_transition` applies the precedence."""
-    stage, out = f.stage, []
-    base = {"from_stage": stage, "health_score": f.health, "as_of": as_of.isoformat()}
-
-    def add(rule_id: str, to: str, reason: str, **evidence: Any) -> None:
-        out.append(
-            {
-                "rule_id": rule_id,
-                "to_stage": to,
-                "reason": f"{rule_id}: {reason}",
-                "evidence": {**base, "to_stage": to, "rule_id": rule_id, **evidence},
-            }
-        )
-
-    at_risk = _lc02_reasons(f, threshold)
-    lc04 = _lc04(f, as_of)
-    end = f.contract_end.isoformat() if f.contract_end else None
-    days_to_end = (f.contract_end - as_of).days if f.contract_end else None
-    if stage == LifecycleStage.ONBOARDING:
-        if f.plan_status == "completed":
-            add("LC-01", LifecycleStage.ACTIVE, "onboarding plan completed", plan_status=f.plan_status)
-        elif f.plan_status is None and f.m2_achieved_on and f.first_start:
-            days = (as_of - f.first_start).days
-            if days >= ONBOARDING_MIN_DAYS:
-                add(
-                    "LC-01",
-                    LifecycleStage.ACTIVE,
-                    f"no onboarding plan, first value (m2) on {f.m2_achieved_on}, contract start {days} days ago",
-                    m2_achieved_on=f.m2_achieved_on.isoformat(),
-                    contract_start=f.first_start.isoformat(),
-                    days_since_start=days,
-                )
-    if stage in (LifecycleStage.ACTIVE, LifecycleStage.EXPANSION, LifecycleStage.RENEWAL) and at_risk:
-        parts = {
-            "health_below_threshold": f"health {f.health} < {threshold:g}",
-            "payment_overdue": "payment overdue",
-            "critical_escalation": "open critical escalation",
-        }
-        add(
-            "LC-02",
-            LifecycleStage.AT_RISK,
-            "; ".join(parts[x] for x in at_risk),
-            conditions=at_risk,
-            threshold=threshold,
-            payment_status=f.payment_status,
-            critical_escalations=f.critical_escalations,
-        )
-    if (
-        stage == LifecycleStage.AT_RISK
-        and not at_risk
-        and f.health is not None
-        and f.health >= RECOVERY_HEALTH
-        and f.previous_health is not None
-        and f.previous_health >= RECOVERY_HEALTH
-    ):
-        to = LifecycleStage.RENEWAL if lc04 else LifecycleStage.ACTIVE
-        add(
-            "LC-03",
-            to,
-            f"health {f.health} and {f.previous_health} (≥ {RECOVERY_HEALTH}) on the last 2 official snapshots"
-            + (f", contract end {end} within {RENEWAL_WINDOW_DAYS} days" if lc04 else ""),
-            previous_health_score=f.previous_health,
-            previous_as_of=f.previous_as_of.isoformat() if f.previous_as_of else None,
-            contract_end_date=end,
-        )
-    if stage in (LifecycleStage.ACTIVE, LifecycleStage.EXPANSION) and lc04:
-        add(
-            "LC-04",
-            LifecycleStage.RENEWAL,
-            f"contract end {end} in {days_to_end} days, renewal not won",
-            contract_end_date=end,
-            days_to_end=days_to_end,
-        )
-    if stage == LifecycleStage.RENEWAL and (rid := _lc05(f, as_of)):
-        add(
-            "LC-05",
-            LifecycleStage.ACTIVE,
-            f"renewal {rid} won, contract end {end}",
-            renewal_id=rid,
-            contract_end_date=end,
-        )
-    if (
-        stage == LifecycleStage.ACTIVE
-        and f.health is not None
-        and f.health >= EXPANSION_HEALTH
-        and (
-            f.qualified_opportunities > 0
-            or (f.seat_utilisation is not None and f.seat_utilisation >= EXPANSION_SEAT_UTILISATION - 1e-12)
-        )
-    ):
-        why = (
-            f"{f.qualified_opportunities} qualified expansion opportunit{'y' if f.qualified_opportunities == 1 else 'ies'}"
-            if f.qualified_opportunities
-            else f"seat utilisation {f.seat_utilisation:.2f}"
-        )
-        add(
-            "LC-06",
-            LifecycleStage.EXPANSION,
-            f"health {f.health} ≥ {EXPANSION_HEALTH} and {why}",
-            qualified_opportunities=f.qualified_opportunities,
-            seat_utilisation=round(f.seat_utilisation, 4) if f.seat_utilisation is not None else None,
-        )
-    return [c for c in out if c["to_stage"] != LifecycleStage.CHURNED]
-
-
-def pick_transition(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """RULES §7.2 precedence: at_risk > renewal > expansion > active."""
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: STAGE_PRECEDENCE[c["to_stage"]])
-
-
-def renewal_overdue(f: ClientFacts, as_of: dt.date) -> dict[str, Any] | None:
-    """LC-07: the oldest open renewal whose date passed more than 30 days ago."""
-    for rid, status, day in f.renewals:
-        if status in OPEN_RENEWAL_STATUSES and (as_of - day).days > RENEWAL_OVERDUE_DAYS:
-            return {
-                "renewal_id": rid,
-                "renewal_date": day.isoformat(),
-                "days_overdue": (as_of - day).days,
-                "contract_end_date": f.contract_end.isoformat() if f.contract_end else None,
-                "as_of": as_of.isoformat(),
-            }
-    return None
 
 
 def adoption_overdue(
@@ -453,37 +261,10 @@ def adoption_overdue(
 # ------------------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def adoption_and_lifecycle_chunk(
-    *, results: list[dict[str, Any]], as_of: dt.date, actor: Actor, now: dt.datetime | None = None
-) -> dict[str, int]:
-    """Adoption milestones, lifecycle automation (§7.2) and their alerts for a chunk's official scoring results
-    (``score_chunk`` results with ``persisted``). Idempotent for a day. Returns counts."""
-    now = now or timezone.now()
-    counts = dict.fromkeys(
-        (
-            "clients",
-            "skipped_locked",
-            "milestones_recorded",
-            "transitions",
-            "suggestions",
-            "guarded",
-            "alerts_created",
-            "alerts_retriggered",
-            "alerts_clear_runs",
-            "alerts_closed",
-            "audit_events",
-        ),
-        0,
-    )
-    by_pk = {r["client_pk"]: r for r in results if r.get("persisted")}
-    if not by_pk:
-        return counts
-    clients = _lock_clients(sorted(by_pk), as_of)
-    counts["skipped_locked"] = len(by_pk) - len(clients)
-    counts["clients"] = len(clients)
-    if not clients:
-        return counts
+def _chunk_facts(
+    by_pk: dict[int, dict[str, Any]], clients: list[dict], as_of: dt.date
+) -> dict[int, ClientFacts]:
+    """The facts of the locked clients from their scoring results, plus contract dates."""
     facts: dict[int, ClientFacts] = {}
     for c in clients:
         r = by_pk[c["id"]]
@@ -500,57 +281,77 @@ def adoption_and_lifecycle_chunk(
             previous_as_of=c["previous_as_of"],
             previous_health=c["previous_health"],
         )
-    ids = sorted(facts)
     _contract_dates(facts, clients, as_of)
-    entries: list[dict[str, Any]] = []
+    return facts
 
-    # 1. adoption milestones (RULES §8, standard framework)
-    framework = AdoptionFramework.objects.filter(key=STANDARD_FRAMEWORK).first()
+
+def _milestone_entry(f: ClientFacts, framework: AdoptionFramework, row, name: str) -> dict[str, Any]:
+    """Audit + timeline entry of a newly achieved milestone."""
+    return {
+        "client": row.client_id,
+        "action": "health.milestone.achieved",
+        "event_type": TimelineEventType.HEALTH,
+        "title": f"Adoption milestone achieved: {row.milestone_id} {name} ({row.achieved_on.isoformat()})",
+        "object_type": "health.ClientMilestone",
+        "object_id": f"{f.client_id}:{framework.key}:{row.milestone_id}",
+        "changes": {},
+        "data": {
+            "framework": framework.key,
+            "milestone_id": row.milestone_id,
+            "achieved_on": row.achieved_on.isoformat(),
+            "days_to_achieve": row.days_to_achieve,
+            "importance": row.importance,
+            "category": row.category,
+        },
+        "impact": Impact.POSITIVE,
+        "severity": Severity.LOW,
+    }
+
+
+def _milestones_step(
+    facts: dict[int, ClientFacts],
+    framework: AdoptionFramework | None,
+    *,
+    as_of: dt.date,
+    now: dt.datetime,
+    actor: Actor,
+    counts: dict[str, int],
+    entries: list[dict[str, Any]],
+) -> dict[int, dict[str, dt.date]]:
+    """RULES §8 (standard framework): record the newly achieved milestones; returns each client's achieved
+    milestones up to as-of (and sets ``m2_achieved_on`` for LC-01)."""
     achieved: dict[int, dict[str, dt.date]] = defaultdict(dict)
-    if framework is not None:
-        achieved, new = milestones_record_chunk(
-            framework=framework,
-            clients={pk: {"tier": f.tier, "start": f.first_start} for pk, f in facts.items()},
-            as_of=as_of,
-            now=now,
-            evidence={"job": actor.label},
-        )
-        counts["milestones_recorded"] = len(new)
-        names = {m["id"]: m.get("name") or m["id"] for m in framework.milestones}
-        for row in new:
-            f = facts[row.client_id]
-            entries.append(
-                {
-                    "client": row.client_id,
-                    "action": "health.milestone.achieved",
-                    "event_type": TimelineEventType.HEALTH,
-                    "title": f"Adoption milestone achieved: {row.milestone_id} {names[row.milestone_id]} "
-                    f"({row.achieved_on.isoformat()})",
-                    "object_type": "health.ClientMilestone",
-                    "object_id": f"{f.client_id}:{framework.key}:{row.milestone_id}",
-                    "changes": {},
-                    "data": {
-                        "framework": framework.key,
-                        "milestone_id": row.milestone_id,
-                        "achieved_on": row.achieved_on.isoformat(),
-                        "days_to_achieve": row.days_to_achieve,
-                        "importance": row.importance,
-                        "category": row.category,
-                    },
-                    "impact": Impact.POSITIVE,
-                    "severity": Severity.LOW,
-                }
-            )
-        for pk in achieved:  # a back-fill for an older day ignores later achievements
-            achieved[pk] = {mid: day for mid, day in achieved[pk].items() if day <= as_of}
-        for pk, f in facts.items():
-            f.m2_achieved_on = achieved[pk].get("m2")
+    if framework is None:
+        return achieved
+    achieved, new = milestones_record_chunk(
+        framework=framework,
+        clients={pk: {"tier": f.tier, "start": f.first_start} for pk, f in facts.items()},
+        as_of=as_of,
+        now=now,
+        evidence={"job": actor.label},
+    )
+    counts["milestones_recorded"] = len(new)
+    names = {m["id"]: m.get("name") or m["id"] for m in framework.milestones}
+    entries += [
+        _milestone_entry(facts[row.client_id], framework, row, names[row.milestone_id]) for row in new
+    ]
+    for pk in achieved:  # a back-fill for an older day ignores later achievements
+        achieved[pk] = {mid: day for mid, day in achieved[pk].items() if day <= as_of}
+    for pk, f in facts.items():
+        f.m2_achieved_on = achieved[pk].get("m2")
+    return achieved
 
-    # 2. lifecycle automation (RULES §7.2)
+
+def _lifecycle_step(
+    facts: dict[int, ClientFacts], *, as_of: dt.date, now: dt.datetime, counts: dict[str, int]
+) -> tuple[list[tuple[ClientFacts, dict[str, Any]]], dict[tuple[int, str, str], dict[str, Any]]]:
+    """RULES §7.2: each client's transition (guarded, allowed) as a move (apply) or a suggestion alert
+    (suggest), and the LC-07 alerts wanted. LC-02 reads the at-risk setting, as the analysis does."""
     _plans(facts)
     _critical_escalations(facts, as_of)
     _renewals(facts)
     _qualified_opportunities(facts)
+    ids = sorted(facts)
     manual, automated_today = _recent_history(ids, now)
     mode = lifecycle_mode()
     threshold = float(customer_rules.at_risk_threshold())
@@ -585,13 +386,54 @@ def adoption_and_lifecycle_chunk(
                 "rule_id": "LC-07",
                 "evidence": overdue,
             }
-        if framework is not None:
+    return moves, wanted
+
+
+@transaction.atomic
+def adoption_and_lifecycle_chunk(
+    *, results: list[dict[str, Any]], as_of: dt.date, actor: Actor, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Adoption milestones, lifecycle automation (§7.2) and their alerts for a chunk's official scoring results
+    (``score_chunk`` results with ``persisted``). Idempotent for a day. Returns counts."""
+    now = now or timezone.now()
+    counts = dict.fromkeys(
+        (
+            "clients",
+            "skipped_locked",
+            "milestones_recorded",
+            "transitions",
+            "suggestions",
+            "guarded",
+            "alerts_created",
+            "alerts_retriggered",
+            "alerts_clear_runs",
+            "alerts_closed",
+            "audit_events",
+        ),
+        0,
+    )
+    by_pk = {r["client_pk"]: r for r in results if r.get("persisted")}
+    if not by_pk:
+        return counts
+    clients = _lock_clients(sorted(by_pk), as_of)
+    counts["skipped_locked"] = len(by_pk) - len(clients)
+    counts["clients"] = len(clients)
+    if not clients:
+        return counts
+    facts = _chunk_facts(by_pk, clients, as_of)
+    entries: list[dict[str, Any]] = []
+    # 1. adoption milestones (RULES §8), 2. lifecycle automation (RULES §7.2), 3. alerts (RULES §16)
+    framework = AdoptionFramework.objects.filter(key=STANDARD_FRAMEWORK).first()
+    achieved = _milestones_step(
+        facts, framework, as_of=as_of, now=now, actor=actor, counts=counts, entries=entries
+    )
+    moves, wanted = _lifecycle_step(facts, as_of=as_of, now=now, counts=counts)
+    if framework is not None:
+        for pk, f in sorted(facts.items()):
             for c in adoption_overdue(f, framework, achieved[pk], as_of):
                 wanted[(pk, c["type"], c["reason"])] = c
     entries += _apply_transitions(moves, actor=actor, now=now)
     counts["transitions"] = len(moves)
-
-    # 3. alerts (RULES §16)
     alert_counts, alert_entries = _sync_alerts(facts, wanted, as_of=as_of, now=now)
     counts.update(alert_counts)
     entries += alert_entries

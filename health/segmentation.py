@@ -1,56 +1,26 @@
-"""Customer segmentation (RULES §6.2): the FILTER grammar compiled to Django ``Q`` objects and the
-``segment_customers`` service (set-based: a fixed number of queries whatever the portfolio size).
-
-Membership persistence: a segment is upserted by (segmentation type, key); a re-run opens memberships only for
-clients that entered and closes them only for clients that left (``entered_at`` / ``exited_at``), so unchanged
-members are untouched. Segments below ``min_segment_size`` are not persisted.
+"""Segmentation rules (RULES §6.2) as SQL: the FILTER grammar compiled to Django ``Q`` objects, the computed
+FILTER fields, the population queryset every FILTER-taking tool starts from (``segment_customers``,
+``segment_by_value_tier``, ``analyze_engagement_patterns``, ``manage_lifecycle_stages``), and the segment
+definitions of each segmentation type. The ``segment_customers`` service itself is :mod:`health.segments`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-import statistics
-from collections import Counter, defaultdict
-from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
-from django.db import transaction
-from django.db.models import Case, CharField, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Lower
-from django.utils import timezone
 
-from cs_project.core.context import Actor
 from cs_project.core.errors import InvalidParameter
-from cs_project.core.stats import r
-from customers.audit import audit_record
-from customers.choices import (
-    AccountStatus,
-    AlertStatus,
-    Impact,
-    LifecycleStage,
-    Priority,
-    Severity,
-    TimelineEventType,
-)
-from customers.models import Alert, ArrMovement, Client, TimelineEvent
-from customers.rules import finding, sort_findings
+from customers.choices import AccountStatus, LifecycleStage
+from customers.models import Client
 
-from .common import gap, money, stable_id, today
-from .models import HealthSnapshot, Segment, SegmentMembership, UserActivityDaily
+from .common import money, today
+from .models import HealthSnapshot, UserActivityDaily
 from .rollups import ANON_PREFIX, rollup_pending
-from .selectors import value_tier_bands
-
-# ------------------------------------------------------------------------------------------------------------
-# Small shared helpers
-# ------------------------------------------------------------------------------------------------------------
-
-
-def slug_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")[:200] or "segment"
-
 
 # ------------------------------------------------------------------------------------------------------------
 # FILTER grammar (RULES §6.2)
@@ -227,7 +197,7 @@ def population_queryset(population_filter: Any, *, path: str, as_of: dt.date):
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Segment definitions per type
+# Segment definitions per segmentation type (RULES §6.2), as SQL expressions
 # ------------------------------------------------------------------------------------------------------------
 
 USAGE_SEGMENTS = [
@@ -243,26 +213,54 @@ HEALTH_SEGMENTS = [
     ("critical", "Critical", "health < 50"),
     ("not_scored", "Not scored", "no health score"),
 ]
-CRITERIA_KEYS = {"segments", "population_filter"}
 
 
-def _latest_usage_subquery():
-    return Subquery(
-        HealthSnapshot.objects.filter(client=OuterRef("pk")).order_by("-as_of").values("usage_score")[:1]
-    )
+def slug_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")[:200] or "segment"
 
 
-def _segment_expression(segmentation_type: str, criteria: dict, tiers: list[dict], as_of: dt.date, qs):
+def value_tier_case(tiers: list[dict]) -> Case:
+    """The value tier of ``contract_value`` in SQL (lower bound inclusive, upper exclusive; below every band →
+    the lowest tier), as :func:`health.selectors.value_tier_for_arr` in Python."""
+    whens = []
+    for t in tiers:
+        cond = Q(contract_value__gte=t["min"])
+        if t["max"] is not None:
+            cond &= Q(contract_value__lt=t["max"])
+        whens.append(When(cond, then=Value(t["name"])))
+    lowest = tiers[-1]["name"] if tiers else "starter"
+    return Case(*whens, default=Value(lowest), output_field=CharField())
+
+
+def _custom_expression(criteria: dict, as_of: dt.date, qs):
+    """Custom segments: the first FILTER a client matches names its segment (none: no segment)."""
+    segments = criteria.get("segments")
+    if not isinstance(segments, list) or not segments:
+        raise InvalidParameter(
+            "custom segmentation needs criteria.segments = [{name, filter}, …].", field="criteria.segments"
+        )
+    whens, defs, seen, used = [], [], set(), set()
+    for i, seg in enumerate(segments):
+        path = f"criteria.segments[{i}]"
+        if not isinstance(seg, dict) or set(seg) - {"name", "filter"}:
+            raise InvalidParameter("Each segment is {name, filter}.", field=path)
+        name = seg.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InvalidParameter("Segment name must be 1–200 characters.", field=f"{path}.name")
+        key = slug_key(name)
+        if key in seen:
+            raise InvalidParameter(f"Duplicate segment name {name!r}.", field=f"{path}.name")
+        seen.add(key)
+        q = compile_filter(seg.get("filter"), path=f"{path}.filter", as_of=as_of, used=used)
+        whens.append(When(q, then=Value(key)))
+        defs.append({"key": key, "name": name.strip(), "rule": seg.get("filter")})
+    qs = annotate_filter_fields(qs, used, as_of)
+    return qs.annotate(seg_key=Case(*whens, default=Value(None), output_field=CharField())), defs
+
+
+def segment_expression(segmentation_type: str, criteria: dict, tiers: list[dict], as_of: dt.date, qs):
     """(queryset annotated with ``seg_key``, ordered definitions [{key, name, rule}])."""
     if segmentation_type == "value_based":
-        whens = []
-        for t in tiers:
-            cond = Q(contract_value__gte=t["min"])
-            if t["max"] is not None:
-                cond &= Q(contract_value__lt=t["max"])
-            whens.append(When(cond, then=Value(t["name"])))
-        lowest = tiers[-1]["name"] if tiers else "starter"
-        expr = Case(*whens, default=Value(lowest), output_field=CharField())
         defs = [
             {
                 "key": t["name"],
@@ -271,9 +269,10 @@ def _segment_expression(segmentation_type: str, criteria: dict, tiers: list[dict
             }
             for t in tiers
         ]
-        return qs.annotate(seg_key=expr), defs
+        return qs.annotate(seg_key=value_tier_case(tiers)), defs
     if segmentation_type == "usage_based":
-        qs = qs.annotate(seg_usage=_latest_usage_subquery())
+        latest_usage = HealthSnapshot.objects.filter(client=OuterRef("pk")).order_by("-as_of")
+        qs = qs.annotate(seg_usage=Subquery(latest_usage.values("usage_score")[:1]))
         expr = Case(
             When(seg_usage__isnull=True, then=Value("no_usage_data")),
             When(seg_usage__gte=85, then=Value("power_users")),
@@ -302,485 +301,4 @@ def _segment_expression(segmentation_type: str, criteria: dict, tiers: list[dict
         return qs.annotate(seg_key=F("lifecycle_stage")), defs
     if segmentation_type == "industry":
         return qs.annotate(seg_key=Lower("industry")), None  # keys discovered from the data
-    # custom
-    segments = criteria.get("segments")
-    if not isinstance(segments, list) or not segments:
-        raise InvalidParameter(
-            "custom segmentation needs criteria.segments = [{name, filter}, …].", field="criteria.segments"
-        )
-    whens, defs, seen, used = [], [], set(), set()
-    for i, seg in enumerate(segments):
-        path = f"criteria.segments[{i}]"
-        if not isinstance(seg, dict) or set(seg) - {"name", "filter"}:
-            raise InvalidParameter("Each segment is {name, filter}.", field=path)
-        name = seg.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise InvalidParameter("Segment name must be 1–200 characters.", field=f"{path}.name")
-        key = slug_key(name)
-        if key in seen:
-            raise InvalidParameter(f"Duplicate segment name {name!r}.", field=f"{path}.name")
-        seen.add(key)
-        q = compile_filter(seg.get("filter"), path=f"{path}.filter", as_of=as_of, used=used)
-        whens.append(When(q, then=Value(key)))
-        defs.append({"key": key, "name": name.strip(), "rule": seg.get("filter")})
-    qs = annotate_filter_fields(qs, used, as_of)
-    return qs.annotate(seg_key=Case(*whens, default=Value(None), output_field=CharField())), defs
-
-
-# ------------------------------------------------------------------------------------------------------------
-# The service
-# ------------------------------------------------------------------------------------------------------------
-
-
-def _strategy_for(tier: dict | None) -> dict[str, Any] | None:
-    if tier is None:
-        return None
-    return {"touch_cadence": tier["touch_cadence"], "ebr_cadence": tier["ebr_cadence"]}
-
-
-def _share(n: float, total: float) -> float | None:
-    return r(n / total, 4) if total else None
-
-
-def _mix(values: list[str]) -> dict[str, float]:
-    counts = Counter(values)
-    total = sum(counts.values())
-    return {k: r(v / total, 4) for k, v in sorted(counts.items())} if total else {}
-
-
-def segment_customers_run(
-    *,
-    actor: Actor,
-    segmentation_type: str,
-    criteria: dict[str, Any],
-    min_segment_size: int = 5,
-    include_recommendations: bool = True,
-    benchmark_analysis: bool = True,
-    as_of: dt.date | None = None,
-) -> dict[str, Any]:
-    """Segment the population (RULES §6.2), persist segments ≥ min size and record membership changes."""
-    as_of = as_of or today()
-    if not isinstance(criteria, dict):
-        raise InvalidParameter("criteria must be an object.", field="criteria")
-    unknown = set(criteria) - CRITERIA_KEYS
-    if unknown:
-        raise InvalidParameter(
-            f"Unknown criteria key(s) {sorted(unknown)}.", field=f"criteria.{sorted(unknown)[0]}"
-        )
-    if segmentation_type == "custom" and "segments" not in criteria:
-        raise InvalidParameter("custom segmentation needs criteria.segments.", field="criteria.segments")
-    if segmentation_type != "custom" and "segments" in criteria:
-        raise InvalidParameter(
-            "criteria.segments applies to custom segmentation only.", field="criteria.segments"
-        )
-
-    gaps: list[dict] = []
-    tiers = value_tier_bands()  # highest first
-    tier_by_name = {t["name"]: t for t in tiers}
-    qs = population_queryset(
-        criteria.get("population_filter"), path="criteria.population_filter", as_of=as_of
-    )
-    qs, defs = _segment_expression(segmentation_type, criteria, tiers, as_of, qs)
-    segmentation_id = stable_id(
-        "segset", "segment_customers", {"type": segmentation_type, "criteria": criteria}
-    )
-
-    # value tier per member (for strategies and SEG-02), computed in SQL like the value-based segments
-    vt_whens = []
-    for t in tiers:
-        cond = Q(contract_value__gte=t["min"])
-        if t["max"] is not None:
-            cond &= Q(contract_value__lt=t["max"])
-        vt_whens.append(When(cond, then=Value(t["name"])))
-    qs = qs.annotate(
-        seg_vt=Case(
-            *vt_whens, default=Value(tiers[-1]["name"] if tiers else "starter"), output_field=CharField()
-        )
-    )
-    rows = list(
-        qs.values(
-            "pk",
-            "client_id",
-            "seg_key",
-            "seg_vt",
-            "contract_value",
-            "tier",
-            "lifecycle_stage",
-            "contract_start_date",
-            "health_score",
-            "csm_assigned_id",
-        ).order_by("client_id")
-    )
-    total = len(rows)
-    total_arr = sum(Decimal(x["contract_value"]) for x in rows)
-    by_key: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        if row["seg_key"] is not None:
-            by_key[row["seg_key"]].append(row)
-    if defs is None:  # industry: one segment per distinct industry (case-insensitive)
-        defs = [
-            {"key": k, "name": k.title(), "rule": {"field": "industry", "op": "=", "value": k}}
-            for k in sorted(by_key)
-        ]
-    def_by_key = {d["key"]: d for d in defs}
-
-    # ---- per-segment performance (one GROUP BY per source, members of the whole population)
-    pks = [x["pk"] for x in rows]
-    perf_nps: dict[int, dict] = {}
-    arr_rows: dict[int, dict] = {}
-    alerts: dict[int, int] = {}
-    if pks:
-        alerts = dict(
-            Alert.objects.filter(client__in=qs.values("pk"), status=AlertStatus.OPEN)
-            .values("client_id")
-            .annotate(n=Count("id"))
-            .values_list("client_id", "n")
-        )
-        if benchmark_analysis:
-            survey = apps.get_model("feedback", "SurveyResponse")
-            since = timezone.now() - dt.timedelta(days=180)
-            perf_nps = {
-                x["client_id"]: x
-                for x in survey.objects.filter(
-                    client__in=qs.values("pk"), survey_type="nps", responded_at__gte=since
-                )
-                .values("client_id")
-                .annotate(
-                    n=Count("id"),
-                    promoters=Count("id", filter=Q(score__gte=9)),
-                    detractors=Count("id", filter=Q(score__lte=6)),
-                )
-            }
-            start = as_of - dt.timedelta(days=365)
-            arr_rows = {
-                x["client_id"]: x
-                for x in ArrMovement.objects.filter(client__in=qs.values("pk"), movement_date__lte=as_of)
-                .values("client_id")
-                .annotate(
-                    start_arr=Sum("amount", filter=Q(movement_date__lt=start)),
-                    churned=Sum("amount", filter=Q(movement_date__gte=start, kind="churn")),
-                    contraction=Sum("amount", filter=Q(movement_date__gte=start, kind="contraction")),
-                )
-            }
-
-    segments_out, below_min, distribution, characteristics = [], [], {}, {}
-    performance: dict[str, Any] = {}
-    strategies: dict[str, Any] = {}
-    allocation: dict[str, Any] = {}
-    findings: list[dict] = []
-    persisted_keys: list[str] = []
-    seg_means: dict[str, float] = {}
-    for d in defs:
-        key = d["key"]
-        members = by_key.get(key, [])
-        n = len(members)
-        distribution[key] = _share(n, total) if total else None
-        if n < min_segment_size:
-            below_min.append({"key": key, "customer_count": n})
-            continue
-        persisted_keys.append(key)
-        seg_arr = sum(Decimal(x["contract_value"]) for x in members)
-        healths = [x["health_score"] for x in members if x["health_score"] is not None]
-        mean_health = sum(healths) / len(healths) if healths else None
-        if mean_health is not None:
-            seg_means[key] = mean_health
-        if segmentation_type == "value_based":
-            vt = tier_by_name.get(key)
-            source = f"value_tier:{key}"
-        else:
-            common = Counter(x["seg_vt"] for x in members).most_common()
-            top = sorted(common, key=lambda kv: (-kv[1], tier_by_name.get(kv[0], {}).get("priority", 99)))
-            vt = tier_by_name.get(top[0][0]) if top else None
-            source = f"most_common_value_tier:{vt['name']}" if vt else None
-        strategy = {**(_strategy_for(vt) or {"touch_cadence": None, "ebr_cadence": None}), "source": source}
-        strategies[key] = strategy
-        targets = vt["targets"] if vt else {"health": None, "nps": None, "grr": None}
-        segments_out.append(
-            {
-                "segment_id": None,  # filled after persistence
-                "key": key,
-                "name": d["name"],
-                "rule": d["rule"],
-                "customer_count": n,
-                "client_ids": [x["client_id"] for x in members][:1000],
-                "total_arr": money(seg_arr),
-                "avg_health_score": r(mean_health, 1),
-                "engagement_strategy": strategy,
-                "targets": targets,
-            }
-        )
-        if mean_health is None:
-            gaps.append(gap(f"segments.{key}.avg_health_score", "no_score", "No member has a health score."))
-        tenures = [(as_of - x["contract_start_date"]).days for x in members if x["contract_start_date"]]
-        characteristics[key] = {
-            "median_arr": money(statistics.median([Decimal(x["contract_value"]) for x in members])),
-            "tier_mix": _mix([x["tier"] for x in members]),
-            "lifecycle_mix": _mix([x["lifecycle_stage"] for x in members]),
-            "median_tenure_days": statistics.median(tenures) if tenures else None,
-        }
-        csms = {x["csm_assigned_id"] for x in members if x["csm_assigned_id"]}
-        without_csm = sum(1 for x in members if not x["csm_assigned_id"])
-        allocation[key] = {
-            "clients": n,
-            "arr_share": _share(float(seg_arr), float(total_arr)),
-            "csms": len(csms),
-            "accounts_per_csm": r((n - without_csm) / len(csms), 1) if csms else None,
-            "clients_without_csm": without_csm,
-        }
-        if benchmark_analysis:
-            nps_n = sum(perf_nps.get(x["pk"], {}).get("n", 0) for x in members)
-            prom = sum(perf_nps.get(x["pk"], {}).get("promoters", 0) for x in members)
-            det = sum(perf_nps.get(x["pk"], {}).get("detractors", 0) for x in members)
-            cohort = [x for x in members if (arr_rows.get(x["pk"], {}).get("start_arr") or 0) > 0]
-            start_arr = sum(Decimal(arr_rows[x["pk"]]["start_arr"]) for x in cohort)
-            lost = sum(
-                -Decimal(arr_rows[x["pk"]]["churned"] or 0) - Decimal(arr_rows[x["pk"]]["contraction"] or 0)
-                for x in cohort
-            )
-            churned_logos = sum(1 for x in cohort if arr_rows[x["pk"]]["churned"])
-            performance[key] = {
-                "avg_health_score": r(mean_health, 1),
-                "nps": r((prom - det) / nps_n * 100, 1) if nps_n else None,
-                "logo_retention_12m": r(1 - churned_logos / len(cohort), 4) if cohort else None,
-                "grr_12m": r(min(1, (start_arr - lost) / start_arr), 4) if start_arr else None,
-                "open_alerts": sum(alerts.get(x["pk"], 0) for x in members),
-            }
-            if not nps_n:
-                gaps.append(
-                    gap(
-                        f"segment_performance.{key}.nps",
-                        "no_survey_responses",
-                        "No NPS response in 180 days.",
-                    )
-                )
-            if not cohort:
-                gaps.append(
-                    gap(
-                        f"segment_performance.{key}.grr_12m",
-                        "insufficient_history",
-                        "No member had ARR 12 months ago.",
-                    )
-                )
-        if include_recommendations:
-            if mean_health is not None and mean_health < 65:
-                findings.append(
-                    finding(
-                        "SEG-01",
-                        f"Low health in segment {d['name']}",
-                        f"Run a targeted programme for segment {d['name']} (mean health {r(mean_health, 1)}).",
-                        Priority.MEDIUM,
-                        {"segment": key, "avg_health_score": r(mean_health, 1), "threshold": 65},
-                    )
-                )
-            share_without = without_csm / n
-            if strategy.get("touch_cadence") in ("weekly", "every_2_weeks") and share_without > 0.20:
-                findings.append(
-                    finding(
-                        "SEG-02",
-                        f"Segment {d['name']} lacks CSM coverage",
-                        f"Assign CSMs: {without_csm} of {n} members have none.",
-                        Priority.MEDIUM,
-                        {
-                            "segment": key,
-                            "clients_without_csm": without_csm,
-                            "share_without_csm": r(share_without, 4),
-                            "threshold": 0.20,
-                            "touch_cadence": strategy["touch_cadence"],
-                        },
-                    )
-                )
-
-    # cross-segment analysis
-    arrs = sorted((Decimal(x["contract_value"]) for x in rows), reverse=True)
-    top_n = math.ceil(total * 0.2) if total else 0
-    cross = {
-        "top_20pct_arr_share": _share(float(sum(arrs[:top_n])), float(total_arr)) if total_arr else None,
-        "health_gap": r(max(seg_means.values()) - min(seg_means.values()), 1)
-        if len(seg_means) >= 2
-        else None,
-        "best_segment": max(seg_means, key=seg_means.get) if len(seg_means) >= 2 else None,
-        "worst_segment": min(seg_means, key=seg_means.get) if len(seg_means) >= 2 else None,
-    }
-    if not total_arr:
-        gaps.append(
-            gap("cross_segment_analysis.top_20pct_arr_share", "not_enough_data", "No ARR in population.")
-        )
-    if len(seg_means) < 2:
-        gaps.append(
-            gap("cross_segment_analysis.health_gap", "not_enough_data", "Fewer than 2 segments with a score.")
-        )
-
-    migration, audit_event = _persist(
-        actor=actor,
-        segmentation_type=segmentation_type,
-        segmentation_id=segmentation_id,
-        defs=[def_by_key[k] for k in persisted_keys],
-        members={k: [x["pk"] for x in by_key.get(k, [])] for k in persisted_keys},
-        client_ids={x["pk"]: x["client_id"] for x in rows},
-        all_keys=[d["key"] for d in defs],
-    )
-    for seg in segments_out:
-        seg["segment_id"] = migration["segment_ids"].get(seg["key"])
-    return {
-        "segmentation_id": segmentation_id,
-        "segmentation_type": segmentation_type,
-        "execution_timestamp": timezone.now().isoformat(),
-        "total_customers_analyzed": total,
-        "segments_created": len(segments_out),
-        "segments": segments_out,
-        "segments_below_min_size": below_min,
-        "segment_distribution": distribution,
-        "segment_characteristics": characteristics,
-        "segment_performance": performance if benchmark_analysis else None,
-        "cross_segment_analysis": cross,
-        "engagement_strategies": strategies,
-        "resource_allocation": allocation,
-        "segment_migration": {
-            "entered": migration["entered"],
-            "exited": migration["exited"],
-            "by_segment": migration["by_segment"],
-        },
-        "recommendations": sort_findings(findings) if include_recommendations else None,
-        "audit_event_id": str(audit_event.event_id) if audit_event else None,
-        "data_gaps": gaps,
-    }
-
-
-@transaction.atomic
-def _persist(
-    *,
-    actor: Actor,
-    segmentation_type: str,
-    segmentation_id: str,
-    defs: list[dict],
-    members: dict[str, list[int]],
-    client_ids: dict[int, str],
-    all_keys: list[str],
-) -> tuple[dict[str, Any], Any]:
-    """Upsert segments and record membership changes only; constant number of queries."""
-    now = timezone.now()
-    existing = {
-        s.key: s
-        for s in Segment.objects.filter(segmentation_type=segmentation_type).filter(
-            Q(key__in=all_keys + [d["key"] for d in defs]) | Q(segmentation_id=segmentation_id)
-        )
-    }
-    wanted = {d["key"] for d in defs}
-    to_upsert = []
-    for d in defs:
-        s = existing.get(d["key"])
-        if (
-            s is None
-            or s.name != d["name"]
-            or s.rule != (d["rule"] or {})
-            or s.segmentation_id != segmentation_id
-            or not s.is_active
-        ):
-            to_upsert.append(
-                Segment(
-                    segmentation_type=segmentation_type,
-                    key=d["key"],
-                    name=d["name"],
-                    rule=d["rule"] or {},
-                    segmentation_id=segmentation_id,
-                    is_active=True,
-                )
-            )
-    # segments of this set no longer wanted (below min size, or a key that vanished): deactivate, members leave
-    owned = {k for k, s in existing.items() if k in all_keys or s.segmentation_id == segmentation_id}
-    retire = [existing[k].pk for k in owned if k not in wanted and existing[k].is_active]
-    if to_upsert:
-        Segment.objects.bulk_create(
-            to_upsert,
-            update_conflicts=True,
-            unique_fields=["segmentation_type", "key"],
-            update_fields=["name", "rule", "segmentation_id", "is_active", "updated_at"],
-        )
-    if retire:
-        Segment.objects.filter(pk__in=retire).update(is_active=False, updated_at=now)
-    seg_rows = {
-        s["key"]: s
-        for s in Segment.objects.filter(
-            segmentation_type=segmentation_type, key__in=list(wanted | owned)
-        ).values("pk", "key", "segment_id")
-    }
-    seg_pk_key = {v["pk"]: k for k, v in seg_rows.items()}
-    open_rows = list(
-        SegmentMembership.objects.filter(segment_id__in=list(seg_pk_key), exited_at__isnull=True).values_list(
-            "id", "segment_id", "client_id"
-        )
-    )
-    current: dict[str, dict[int, int]] = defaultdict(dict)
-    for mid, seg_pk, client_pk in open_rows:
-        current[seg_pk_key[seg_pk]][client_pk] = mid
-    entered_rows, close_ids = [], []
-    by_segment: dict[str, dict[str, int]] = {}
-    entered_clients: dict[int, list[str]] = defaultdict(list)
-    exited_clients: dict[int, list[str]] = defaultdict(list)
-    for key in set(seg_rows):
-        want = set(members.get(key, [])) if key in wanted else set()
-        have = current.get(key, {})
-        ins = want - set(have)
-        outs = set(have) - want
-        for pk in sorted(ins):
-            entered_rows.append(
-                SegmentMembership(segment_id=seg_rows[key]["pk"], client_id=pk, entered_at=now)
-            )
-            entered_clients[pk].append(key)
-        for pk in sorted(outs):
-            close_ids.append(have[pk])
-            exited_clients[pk].append(key)
-        if ins or outs:
-            by_segment[key] = {"entered": len(ins), "exited": len(outs)}
-    if close_ids:
-        SegmentMembership.objects.filter(id__in=close_ids).update(exited_at=now)
-    if entered_rows:
-        SegmentMembership.objects.bulk_create(entered_rows)
-    n_entered = sum(len(v) for v in entered_clients.values())
-    n_exited = sum(len(v) for v in exited_clients.values())
-    audit_event = None
-    if to_upsert or retire or n_entered or n_exited:
-        audit_event = audit_record(
-            actor=actor,
-            action="health.segmentation.run",
-            object_type="segmentation",
-            object_id=segmentation_id,
-            data={
-                "segmentation_type": segmentation_type,
-                "segments": sorted(wanted),
-                "entered": n_entered,
-                "exited": n_exited,
-                "by_segment": by_segment,
-            },
-        )
-        timeline = []
-        for pk in sorted(set(entered_clients) | set(exited_clients)):
-            parts = []
-            if entered_clients.get(pk):
-                parts.append("entered " + ", ".join(sorted(entered_clients[pk])))
-            if exited_clients.get(pk):
-                parts.append("left " + ", ".join(sorted(exited_clients[pk])))
-            timeline.append(
-                TimelineEvent(
-                    client_id=pk,
-                    occurred_at=now,
-                    event_type=TimelineEventType.ACCOUNT,
-                    title=f"Segments ({segmentation_type}): {'; '.join(parts)}"[:300],
-                    impact=Impact.NEUTRAL,
-                    severity=Severity.INFO,
-                    source_type="segmentation",
-                    source_id=segmentation_id,
-                    actor=actor.label,
-                    audit_event=audit_event,
-                )
-            )
-        TimelineEvent.objects.bulk_create(timeline)
-    return (
-        {
-            "entered": n_entered,
-            "exited": n_exited,
-            "by_segment": by_segment,
-            "segment_ids": {k: v["segment_id"] for k, v in seg_rows.items() if k in wanted},
-        },
-        audit_event,
-    )
+    return _custom_expression(criteria, as_of, qs)

@@ -17,6 +17,8 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from cs_project.core.context import Actor
+from cs_project.core.errors import Conflict
+from cs_project.core.formatting import jsonable
 from customers.audit import audit_and_timeline, audit_and_timeline_bulk
 from customers.choices import (
     AccountStatus,
@@ -31,7 +33,10 @@ from customers.choices import (
     TimelineEventType,
 )
 from customers.models import Alert, Client, JobRun
+from customers.rules import ALLOWED_TRANSITIONS
+from customers.services import lifecycle_transition
 
+from .common import resolve_client
 from .lifecycle_automation import adoption_and_lifecycle_chunk
 from .models import ClientUsageDaily
 from .rollups import local_date, rollup_pending
@@ -544,3 +549,44 @@ def churn_model_training_run(*, as_of: dt.date | None = None) -> dict[str, Any]:
         raise
     job_run_finish(job_run_id=run.pk, processed=1, failed=0, errors=[])
     return {"job_run_id": run.pk, "model_id": model.pk, "version": model.version, "status": model.status}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# manage_lifecycle_stages(action="transition") (TOOLS §3.5)
+# ------------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lifecycle_transition_run(*, actor: Actor, client_id: str, new_stage: str, reason: str) -> dict[str, Any]:
+    """A manual stage change through ``customers.services.lifecycle_transition`` (history, audit, timeline,
+    side effects); a target outside RULES §7.1's allowed transitions, or the current stage, is a ``CONFLICT``."""
+    client = resolve_client(client_id)
+    allowed = sorted(ALLOWED_TRANSITIONS.get(client.lifecycle_stage, ()))
+    if new_stage == client.lifecycle_stage or new_stage not in allowed:
+        what = "already in" if new_stage == client.lifecycle_stage else "cannot move to"
+        raise Conflict(
+            f"Client {client.client_id} {what} stage '{new_stage}' from '{client.lifecycle_stage}'; "
+            f"allowed targets: {', '.join(allowed) or 'none'}.",
+            field="new_stage",
+        )
+    res = lifecycle_transition(actor=actor, client=client.client_id, to_stage=new_stage, reason=reason)
+    h = res.history
+    return {
+        "client_id": client.client_id,
+        "previous_stage": res.from_stage,
+        "new_stage": res.to_stage,
+        "transitioned_at": h.entered_at.isoformat(),
+        "reason": reason,
+        "side_effects": jsonable(res.side_effects),
+        "history_entry": {
+            "from_stage": h.from_stage or None,
+            "to_stage": h.to_stage,
+            "entered_at": h.entered_at.isoformat(),
+            "exited_at": None,
+            "reason": h.reason,
+            "rule_id": h.rule_id or None,
+            "actor": h.actor,
+        },
+        "audit_event_id": str(res.audit_event.event_id),
+        "data_gaps": [],
+    }

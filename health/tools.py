@@ -1,5 +1,5 @@
-"""The 10 health & segmentation tools (TOOLS §3): thin adapters over health.analytics, health.segmentation,
-health.milestones, health.reads (usage, trends, reports) and the health engine (health.scoring via
+"""The 10 health & segmentation tools (TOOLS §3): thin adapters over the read modules (health.reads.*), the
+writes (health.services, health.segments) and the health engine (health.scoring via
 health.services_score.health_score_calculate)."""
 
 import datetime as dt
@@ -13,9 +13,9 @@ from customers.choices import LifecycleStage
 from customers.models import CLIENT_ID_PATTERN
 from customers.tool_params import ClientId, OptionalClientId
 
-from . import analytics, milestones, segmentation, services_score
+from . import segments, services, services_score
 from .choices import SegmentationType
-from .reads import reports, trends, usage
+from .reads import adoption, lifecycle, milestones, patterns, reports, trends, usage, value_tiers
 
 PatternType = Literal["temporal", "feature_usage", "communication", "support"]
 
@@ -114,7 +114,7 @@ def segment_customers(
     benchmark_analysis: Annotated[bool, Field(description="Segment performance")] = True,
 ) -> dict[str, Any]:
     """Segment the active customer base and save segment membership with entry and exit dates."""
-    return segmentation.segment_customers_run(
+    return segments.segment_customers_run(
         actor=ctx.actor,
         segmentation_type=segmentation_type,
         criteria=criteria,
@@ -140,7 +140,7 @@ def track_feature_adoption(
     optimization_recommendations: Annotated[bool, Field(description="ADP findings")] = True,
 ) -> dict[str, Any]:
     """Feature adoption for one account or the whole portfolio."""
-    return analytics.feature_adoption(
+    return adoption.feature_adoption(
         client_id=client_id,
         feature_id=feature_id,
         time_period_days=time_period_days,
@@ -185,12 +185,12 @@ def manage_lifecycle_stages(
             raise InvalidParameter("new_stage is required for a transition.", field="new_stage")
         if not reason or not reason.strip():
             raise InvalidParameter("reason is required for a transition.", field="reason")
-        return analytics.lifecycle_transition_run(
+        return services.lifecycle_transition_run(
             actor=ctx.actor, client_id=client_id, new_stage=new_stage, reason=reason.strip()
         )
     if action == "get_history":
-        return analytics.lifecycle_history(client_id=client_id)
-    return analytics.lifecycle_analyze(
+        return lifecycle.lifecycle_history(client_id=client_id)
+    return lifecycle.lifecycle_analyze(
         current_stage=current_stage,
         include_transitions=include_transitions,
         intervention_planning=intervention_planning,
@@ -245,7 +245,7 @@ def segment_by_value_tier(
     resource_planning: Annotated[bool, Field(description="CSM allocation")] = True,
 ) -> dict[str, Any]:
     """Value tiers by ARR (or CLV), VIP accounts, service levels and CSM coverage."""
-    return analytics.value_tier_segmentation(
+    return value_tiers.value_tier_segmentation(
         segmentation_criteria=segmentation_criteria,
         tier_definitions=tier_definitions,
         service_level_mapping=service_level_mapping,
@@ -275,7 +275,7 @@ def analyze_engagement_patterns(
     predictive_insights: Annotated[bool, Field(description="PAT-04 projections")] = True,
 ) -> dict[str, Any]:
     """Behavioural patterns, anomalies and short-term projections across accounts."""
-    return analytics.engagement_patterns(
+    return patterns.engagement_patterns(
         analysis_scope=analysis_scope,
         scope_filter=scope_filter,
         pattern_types=list(pattern_types),

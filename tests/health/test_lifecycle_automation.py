@@ -18,10 +18,10 @@ from customers.audit import audit_chain_verify as verify_chain
 from customers.models import Alert, AuditEvent, Client, Invoice, LifecycleStageHistory, TimelineEvent
 from customers.services import lifecycle_transition
 from health import scoring
-from health.analytics import lifecycle_history
 from health.common import today
 from health.lifecycle_automation import adoption_and_lifecycle_chunk
 from health.models import AdoptionFramework, ClientMilestone
+from health.reads.lifecycle import lifecycle_history
 from tests.conftest import audit_lock_queries, require_service
 from tests.customers.factories import ClientFactory, ContractFactory
 from tests.expansion.factories import ExpansionOpportunityFactory, RenewalFactory
@@ -643,3 +643,76 @@ def test_sliding_window_criteria_known_answers(T):
     assert criterion_dates(both, ids, T, tiers) == {}
     TrainingCompletionFactory(session__client=team, completed_at=at(T - D(days=30)))
     assert criterion_dates(both, ids, T, tiers) == {team.pk: T - D(days=5)}
+
+
+# ---------------------------------------------------------------- LC-02 / LC-06: one home for both lifecycle paths
+
+
+def _analysis():
+    from health.reads.lifecycle import lifecycle_analyze
+
+    out = lifecycle_analyze(intervention_planning=False, automation_rules=False)
+    return out["at_risk_transitions"], out["expansion_opportunities"], out["transition_triggers"]
+
+
+def test_lc02_threshold_setting_moves_both_the_analysis_and_the_automation(T):
+    """Regression: the analysis hard-coded ``health < 60`` while the automation read the setting."""
+    c = client_("active", health_score=65)
+    at_risk, _, triggers = _analysis()
+    assert at_risk == []
+    assert triggers[1]["condition"] == "health < 60 or payment overdue or open critical escalation"
+    with override_settings(CS_RULES={**settings.CS_RULES, "at_risk_threshold": 70}):
+        at_risk, _, triggers = _analysis()
+        assert at_risk == [
+            {
+                "client_id": c.client_id,
+                "current_stage": "active",
+                "health_score": 65,
+                "reasons": ["health_below_threshold"],
+            }
+        ]
+        assert triggers[1]["condition"] == "health < 70 or payment overdue or open critical escalation"
+        out = run(result(c, 65))
+    assert out["transitions"] == 1 and stage(c) == "at_risk"
+    h = LifecycleStageHistory.objects.get(client=c, exited_at__isnull=True)
+    assert (h.rule_id, h.reason) == ("LC-02", "LC-02: health 65 < 70")
+
+
+def test_lc02_default_threshold_leaves_65_alone_in_the_automation(T):
+    c = client_("active", health_score=65)
+    assert run(result(c, 65))["transitions"] == 0 and stage(c) == "active"
+
+
+def test_lc06_constant_has_one_home_read_by_both_paths(T, monkeypatch):
+    """LC-06's 85 / 0.90 live in health.rules only: changing them there changes the analysis and the
+    automation alike."""
+    from health import rules
+
+    c = client_("active", health_score=88)
+    ExpansionOpportunityFactory(client=c, stage="qualified")
+    _, expansion, triggers = _analysis()
+    assert [x["client_id"] for x in expansion] == [c.client_id]
+    assert "health ≥ 85" in triggers[5]["condition"] and "≥ 0.90" in triggers[5]["condition"]
+    monkeypatch.setattr(rules, "EXPANSION_HEALTH", 90)
+    _, expansion, triggers = _analysis()
+    assert expansion == [] and "health ≥ 90" in triggers[5]["condition"]
+    assert run(result(c, 88))["transitions"] == 0 and stage(c) == "active"
+    monkeypatch.setattr(rules, "EXPANSION_HEALTH", 85)
+    assert run(result(c, 88))["transitions"] == 1 and stage(c) == "expansion"
+
+
+def test_lc_predicates_known_answers():
+    from health.rules import lc02_reasons, lc06_holds
+
+    assert lc02_reasons(health=59, payment_overdue=True, critical_escalation=True, threshold=60) == [
+        "health_below_threshold",
+        "payment_overdue",
+        "critical_escalation",
+    ]
+    assert lc02_reasons(health=60, payment_overdue=False, critical_escalation=False, threshold=60) == []
+    assert lc02_reasons(health=None, payment_overdue=False, critical_escalation=False, threshold=60) == []
+    assert lc06_holds(health=85, qualified_opportunities=0, seat_utilisation=0.9)
+    assert lc06_holds(health=85, qualified_opportunities=1, seat_utilisation=None)
+    assert not lc06_holds(health=84, qualified_opportunities=3, seat_utilisation=1.0)
+    assert not lc06_holds(health=95, qualified_opportunities=0, seat_utilisation=0.8999)
+    assert not lc06_holds(health=None, qualified_opportunities=1, seat_utilisation=1.0)

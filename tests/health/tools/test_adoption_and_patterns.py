@@ -1,5 +1,7 @@
 """track_feature_adoption, track_adoption_milestones and analyze_engagement_patterns."""
 
+import datetime as dt
+
 import pytest
 
 from health.models import AdoptionFramework, ClientMilestone, Segment
@@ -163,3 +165,97 @@ def test_engagement_patterns_errors(usage_world, call):
         "analyze_engagement_patterns", analysis_scope="segment", scope_filter={"segment_id": seg.segment_id}
     )
     assert ok["customers_analyzed"] == 0
+
+
+def _weekly_users(client, counts: list[int]):
+    """``counts[i]`` distinct users active on the Monday of the i-th of the last len(counts) complete weeks."""
+    from health.common import today
+    from health.models import UserActivityDaily
+
+    this_monday = today() - dt.timedelta(days=today().weekday())
+    rows = []
+    for i, n in enumerate(counts):
+        day = this_monday - dt.timedelta(weeks=len(counts) - i)
+        rows += [
+            UserActivityDaily(
+                client=client, user_id=f"u{k}", date=day, events=1, counting_events=1, features_used=1
+            )
+            for k in range(n)
+        ]
+    UserActivityDaily.objects.bulk_create(rows)
+
+
+def test_pat04_projection_known_answer(call):
+    """Weekly active users 40, 38, …, 18 over 12 complete weeks: OLS slope −2, intercept 40 → in 4 weeks
+    40 − 2 × 15 = 10 ≤ 0.7 × 18. A flat client (10 a week) and one with 5 weeks of data give no finding."""
+    dec = ClientFactory(client_id="dec")
+    flat = ClientFactory(client_id="flat")
+    young = ClientFactory(client_id="young")
+    _weekly_users(dec, [40 - 2 * i for i in range(12)])
+    _weekly_users(flat, [10] * 12)
+    _weekly_users(young, [9, 9, 9, 9, 9])
+    out = call("analyze_engagement_patterns", pattern_types=[], anomaly_detection=False)
+    assert out["status"] == "success", out
+    assert [(f["rule_id"], f["evidence"]) for f in out["predictive_insights"]] == [
+        (
+            "PAT-04",
+            {
+                "client_id": "dec",
+                "current_weekly_active_users": 18,
+                "projected_in_4_weeks": 10.0,
+                "weeks_of_data": 12,
+            },
+        )
+    ]
+    assert not any(g["field"] == "predictive_insights" for g in out["data_gaps"])
+    only_young = call(
+        "analyze_engagement_patterns",
+        analysis_scope="individual",
+        scope_filter={"client_id": "young"},
+        pattern_types=[],
+    )
+    assert only_young["predictive_insights"] == []
+    assert {g["field"]: g["reason"] for g in only_young["data_gaps"]}["predictive_insights"] == (
+        "insufficient_history"
+    )
+
+
+def test_daily_anomaly_known_answer(call):
+    """Events alternate 10 / 12 (mean 11, σ 1 over any 28 days); 20 events three days ago → z = 9, a spike.
+    Active users are constant (σ 0): never an anomaly."""
+    from health.common import today
+    from tests.health.factories import client_day
+
+    c = ClientFactory(client_id="spiky")
+    t = today()
+    for k in range(40, -1, -1):
+        day = t - dt.timedelta(days=k)
+        client_day(c, day, active_users=3, events=20 if k == 3 else (10 if day.toordinal() % 2 else 12))
+    out = call(
+        "analyze_engagement_patterns", lookback_period_days=7, pattern_types=[], predictive_insights=False
+    )
+    assert out["anomalies"] == [
+        {
+            "client_id": "spiky",
+            "date": (t - dt.timedelta(days=3)).isoformat(),
+            "metric": "events",
+            "value": 20,
+            "expected": 11.0,
+            "z": 9.0,
+            "kind": "spike",
+        }
+    ]
+
+
+def test_jaccard_and_milestone_status_known_answers():
+    from health.rules import jaccard_pairs, milestone_status
+
+    pairs = jaccard_pairs({"a": {1, 2, 3}, "b": {2, 3}, "c": {9}, "d": set()})
+    assert pairs == [{"features": ["a", "b"], "jaccard": 0.6667, "co_users": 2}]
+    assert [milestone_status(e, 30) for e in (None, 30, 31, 45, 46)] == [
+        None,
+        "on_track",
+        "overdue",
+        "overdue",
+        "stuck",
+    ]

@@ -227,3 +227,16 @@ def test_clv_without_gross_margin(tier_world, call):
     )
     assert any(g["reason"] == "gross_margin_not_configured" for g in out["data_gaps"])
     assert out["tier_performance"]["starter"] == {"clv": None, "health_score": 87.5}  # t6–t9: 80, 85, 90, 95
+
+
+def test_seg_predicates_one_home_known_answers():
+    """SEG-01 / SEG-02 are decided by health.rules for both segment_customers and segment_by_value_tier."""
+    from health.rules import seg01_holds, seg02_holds
+
+    assert [seg01_holds(h) for h in (None, 64.9, 65, 80)] == [False, True, False, False]
+    assert seg02_holds(touch_cadence="weekly", without_csm=3, members=10)
+    assert seg02_holds(touch_cadence="every_2_weeks", without_csm=1, members=4)
+    assert not seg02_holds(touch_cadence="weekly", without_csm=2, members=10)  # exactly 20 %
+    assert not seg02_holds(touch_cadence="monthly", without_csm=10, members=10)
+    assert not seg02_holds(touch_cadence=None, without_csm=1, members=1)
+    assert not seg02_holds(touch_cadence="weekly", without_csm=0, members=0)

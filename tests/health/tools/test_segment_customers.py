@@ -239,3 +239,26 @@ def test_segment_falling_below_min_size_is_retired(world, call):
     assert out["segment_migration"]["entered"] == 0
     assert not Segment.objects.get(key="critical").is_active
     assert SegmentMembership.objects.filter(exited_at__isnull=True).count() == 2  # healthy: a1, a6
+
+
+def test_value_tier_sql_case_agrees_with_the_python_lookup():
+    """The value tier of an ARR is computed in SQL for segments (health.segmentation.value_tier_case) and in
+    Python for single accounts (health.selectors.value_tier_for_arr): same band at every boundary."""
+    from decimal import Decimal
+
+    from health.segmentation import value_tier_case
+    from health.selectors import value_tier_bands, value_tier_for_arr
+
+    bands = value_tier_bands()
+    edges = sorted({b["min"] for b in bands} | {b["max"] for b in bands if b["max"] is not None})
+    amounts = sorted({Decimal("0")} | set(edges) | {e - Decimal("0.01") for e in edges if e > 0})
+    amounts.append(edges[-1] * 10)
+    for i, amount in enumerate(amounts):
+        ClientFactory(client_id=f"vt{i}", contract_value=amount)
+    got = dict(
+        Client.objects.filter(client_id__startswith="vt")
+        .annotate(vt=value_tier_case(bands))
+        .values_list("contract_value", "vt")
+    )
+    assert len(got) == len(amounts) >= 5
+    assert got == {a: value_tier_for_arr(a) for a in amounts}
