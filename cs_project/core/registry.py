@@ -33,7 +33,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, cre
 
 from .context import Actor
 from .errors import InternalError, InvalidParameter, PermissionDenied, ToolError
-from .types import bounded, strict_annotation, text_problem, unstorable_arguments
+from .types import bounded, printable_path, strict_annotation, unstorable_arguments
 
 logger = logging.getLogger("cs.tools")
 
@@ -239,7 +239,7 @@ def _validation_error(exc: ValidationError) -> InvalidParameter:
     elif first["type"] == "value_out_of_range" and first["ctx"]["subpath"]:
         subpath = first["ctx"]["subpath"]
         loc = f"{loc}{subpath}" if subpath.startswith("[") else f"{loc}.{subpath}"
-    loc = _printable(loc)
+    loc = printable_path(loc)
     if first["type"] == "extra_forbidden":
         message = f"Unknown parameter '{loc}'."
     elif first["type"] == "missing":
@@ -247,13 +247,6 @@ def _validation_error(exc: ValidationError) -> InvalidParameter:
     else:
         message = f"Invalid value for '{loc}': {first['msg']}."
     return InvalidParameter(message, field=loc or None)
-
-
-def _printable(text: str) -> str:
-    """A field path fit for the error body: hostile keys (NUL, surrogates) escaped, long ones cut."""
-    if text_problem(text):
-        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
-    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def argument_digest(arguments: dict[str, Any]) -> str:

@@ -52,6 +52,13 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+def printable_path(text: str) -> str:
+    """A field path fit for an error body: hostile names (NUL, surrogates) escaped, long ones cut."""
+    if text_problem(text):
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def number_problem(value: Any, *, abs_max: float = NUMBER_ABS_MAX) -> str | None:
     """Why a JSON number cannot be stored (not finite, out of range), or None."""
     if isinstance(value, bool):
@@ -70,11 +77,16 @@ def _join(path: str, key: Any) -> str:
 
 
 def check_json_value(
-    value: Any, path: str = "", *, max_depth: int = MAX_JSON_DEPTH
+    value: Any,
+    path: str = "",
+    *,
+    max_depth: int = MAX_JSON_DEPTH,
+    number_abs_max: float | None = NUMBER_ABS_MAX,
 ) -> tuple[str, str] | None:
     """The first value PostgreSQL could not store, as ``(dotted path, problem)``; None when all is storable.
 
-    Iterative (a hostile document cannot exhaust the stack); dictionary keys are checked like values."""
+    Iterative (a hostile document cannot exhaust the stack); dictionary keys are checked like values.
+    ``number_abs_max=None`` accepts any finite number (``jsonb`` stores them; columns do not)."""
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -96,7 +108,8 @@ def check_json_value(
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed([(child, _join(where, i), depth + 1) for i, child in enumerate(item)]))
         else:
-            problem = number_problem(item)
+            limit = math.inf if number_abs_max is None else number_abs_max
+            problem = number_problem(item, abs_max=limit)
             if problem:
                 return where, problem
     return None
