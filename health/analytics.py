@@ -2756,7 +2756,9 @@ def value_tier_segmentation(
             "primary_dimension is 'arr' or 'clv'.", field="segmentation_criteria.primary_dimension"
         )
     secondary = segmentation_criteria.get("secondary_dimensions", []) or []
-    if not isinstance(secondary, list) or any(d not in SECONDARY_DIMENSIONS for d in secondary):
+    if not isinstance(secondary, list) or any(
+        not isinstance(d, str) or d not in SECONDARY_DIMENSIONS for d in secondary
+    ):
         raise InvalidParameter(
             f"secondary_dimensions ⊂ {sorted(SECONDARY_DIMENSIONS)}.",
             field="segmentation_criteria.secondary_dimensions",

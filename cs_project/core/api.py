@@ -73,7 +73,7 @@ class LimitedJSONParser(JSONParser):
         try:
             return loads_json(raw)
         except JSONDocumentError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+            raise exceptions.ValidationError({"body": [f"JSON parse error - {exc}"]}) from None
 
 
 # --- errors -------------------------------------------------------------------------------------------

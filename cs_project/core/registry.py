@@ -231,7 +231,8 @@ def get_tool(name: str) -> ToolSpec | None:
 
 
 def _validation_error(exc: ValidationError) -> InvalidParameter:
-    first = exc.errors()[0]
+    # No input in the rendering: pydantic cannot render text with lone surrogates (that is what we refuse).
+    first = exc.errors(include_url=False, include_input=False)[0]
     loc = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in first["loc"])
     loc = loc.replace(".[", "[")
     if first["type"] == "unstorable_value":  # the model-wide check knows the nested path

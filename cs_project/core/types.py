@@ -11,6 +11,7 @@ Every doorway uses these, so a hole is closed once for every tool, serializer an
   :data:`DATE_MAX` is the range every date argument must fall in.
 - **JSON documents** nested deeper than any argument needs (the parser would recurse until Python's limit):
   :func:`loads_json` parses with a depth bound and no ``NaN``.
+- **REST list pages**: ``?limit=`` / ``?offset=`` bounded (:class:`BoundedLimitOffsetPagination`).
 - **Strict scalars**: ``true`` is not the integer 1 and ``"1e5"`` is not a number (:func:`strict_annotation`
   rewrites a tool parameter's type so that the generated argument model says so).
 """
@@ -28,6 +29,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Strict
 from pydantic_core import PydanticCustomError
 from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
 
 PG_INT_MIN = -(2**31)
 PG_INT_MAX = 2**31 - 1
@@ -41,6 +43,7 @@ MAX_JSON_DEPTH = 32
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 def text_problem(value: str) -> str | None:
@@ -242,7 +245,9 @@ def unstorable_arguments(data: Any) -> Any:
     fault = check_json_value(data)
     if fault is not None:
         field, problem = fault
-        raise PydanticCustomError("unstorable_value", "{problem}", {"problem": problem, "field": field})
+        raise PydanticCustomError(
+            "unstorable_value", "{problem}", {"problem": problem, "field": printable_path(field)}
+        )
     return data
 
 
@@ -263,3 +268,25 @@ class BoundedDateField(serializers.DateField):
         if not DATE_MIN <= day <= DATE_MAX:
             self.fail("out_of_range")
         return day
+
+
+class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    """``?limit=`` / ``?offset=`` of the REST lists: integers the database takes, else INVALID_PARAMETER naming
+    the parameter (DRF's default passes ``offset=2**63`` to SQL, where it overflows ``bigint``)."""
+
+    max_limit = 1000
+
+    def _bounded(self, request, name: str, default: int | None, upper: int) -> int | None:
+        raw = request.query_params.get(name)
+        if raw in (None, ""):
+            return default
+        if not _DIGITS.fullmatch(raw) or int(raw) > upper or (name == "limit" and int(raw) < 1):
+            low = 1 if name == "limit" else 0
+            raise serializers.ValidationError({name: [f"Must be an integer between {low} and {upper}."]})
+        return int(raw)
+
+    def get_limit(self, request):
+        return self._bounded(request, self.limit_query_param, self.default_limit, self.max_limit)
+
+    def get_offset(self, request):
+        return self._bounded(request, self.offset_query_param, 0, PG_INT_MAX)
