@@ -19,6 +19,7 @@ Every doorway uses these, so a hole is closed once for every tool, serializer an
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -26,7 +27,7 @@ import types
 import typing
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Strict
+from pydantic import BaseModel, BeforeValidator, Strict, create_model
 from pydantic_core import PydanticCustomError
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -191,6 +192,8 @@ def strict_annotation(annotation: Any) -> Any:
             return _SCALARS[annotation]
     except TypeError:  # an unhashable annotation is no bare scalar
         pass
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _strict_model(annotation)
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         inner, *metadata = typing.get_args(annotation)
@@ -204,6 +207,14 @@ def strict_annotation(annotation: Any) -> Any:
         converted = tuple(strict_annotation(arg) for arg in args)
         return origin[converted] if len(converted) > 1 else origin[converted[0]]
     return annotation
+
+
+@functools.cache
+def _strict_model(model: type[BaseModel]) -> type[BaseModel]:
+    """A nested argument model with the same strict scalars: a subclass (same name, config and validators,
+    so the same schema) whose fields are re-declared through :func:`strict_annotation`."""
+    fields = {name: (strict_annotation(info.annotation), info) for name, info in model.model_fields.items()}
+    return create_model(model.__name__, __base__=model, __module__=model.__module__, **fields)
 
 
 def value_out_of_range(value: Any, path: str = "") -> tuple[str, str] | None:
@@ -228,6 +239,8 @@ def value_out_of_range(value: Any, path: str = "") -> tuple[str, str] | None:
             stack.extend((child, _join(where, key)) for key, child in item.items())
         elif isinstance(item, (list, tuple)):
             stack.extend((child, _join(where, i)) for i, child in enumerate(item))
+        elif isinstance(item, BaseModel):
+            stack.extend((getattr(item, name), _join(where, name)) for name in type(item).model_fields)
     return None
 
 

@@ -182,6 +182,9 @@ def hostile_cases(spec) -> list[tuple[str, dict[str, Any]]]:
     """(label, arguments) for one tool: each parameter in turn gets each hostile value, the others valid."""
     schema = spec.input_schema()
     props = schema.get("properties", {})
+    missing = [name for name in schema.get("required", []) if name not in REQUIRED]
+    if missing:
+        pytest.fail(f"{spec.name}: add a valid value for {missing} to REQUIRED in this module")
     base = {name: REQUIRED[name] for name in schema.get("required", [])}
     cases: list[tuple[str, dict[str, Any]]] = [
         ("valid", dict(base)),
@@ -303,6 +306,8 @@ def test_hostile_values_name_the_field():
         },
         ("track_feature_adoption", "feature_id"): {"feature_id": "f\x00"},
         ("get_client_timeline", "end_date"): {"client_id": "a", "end_date": "9999-12-31"},
+        ("test_echo", "options.level"): {"text": "a", "options": {"level": True}},
+        ("test_echo", "count"): {"text": "a", "count": 2**31},
         ("segment_customers", "criteria.segments[0].name"): {
             "segmentation_type": "custom",
             "criteria": {"segments": [{"name": "\udfff", "filter": {"all": []}}]},
