@@ -395,6 +395,23 @@ def test_account_resources_refuse_hostile_bodies_and_pages(world, client):
         field = query.split("=")[0]
         assert (response.status_code, response.json()["error"]["field"]) == (400, field), query
     assert client.get("/api/v1/accounts/?limit=1000&offset=2147483647", **auth(token)).status_code == 200
+    for query in (
+        "health_score_min=1e308",
+        "health_score_min=NaN",
+        "health_score_max=-9223372036854775809",
+        "renewal_before=9999-12-31",
+        "renewal_after=0001-01-01",
+        "search=a%00b",
+        "industry=%ED%A0%80",
+        "tier=%00",
+    ):
+        response = client.get(f"/api/v1/accounts/?{query}", **auth(token))
+        _judge(
+            query,
+            response.json() if response.status_code != 200 else {"status": "success"},
+            problems,
+            response.status_code,
+        )
     assert problems == [], "\n".join(problems)
 
 
