@@ -139,9 +139,9 @@ class ToolJSONEncoder(DjangoJSONEncoder):
 def _build_arg_model(name: str, fn: Callable) -> type[BaseModel]:
     """The pydantic model of a tool's arguments: the declared types, made strict and storable.
 
-    Every scalar becomes strict (``true`` is no integer, ``"1e5"`` no number; dates stay ISO strings) and
-    every value bounded to what PostgreSQL stores (:mod:`cs_project.core.types`), and a model-wide check rejects NUL
-    bytes, lone surrogates and non-finite or oversized numbers anywhere in the arguments, nested values
+    Every scalar becomes strict (``true`` is no integer, ``"1e5"`` no number; dates stay ISO strings), every
+    value is bounded to what PostgreSQL stores (:mod:`cs_project.core.types`), and a model-wide check rejects
+    NUL bytes, lone surrogates and non-finite or oversized numbers anywhere in the arguments, nested values
     included. The published JSON schema is the declared one."""
     fields: dict[str, Any] = {}
     signature = inspect.signature(fn)
@@ -157,7 +157,7 @@ def _build_arg_model(name: str, fn: Callable) -> type[BaseModel]:
         )
     return create_model(
         f"{name}_arguments",
-        __config__=ConfigDict(extra="forbid", strict=False),
+        __config__=ConfigDict(extra="forbid", strict=False),  # strict per scalar: dates stay ISO text
         __validators__={"storable": model_validator(mode="before")(_storable)},
         **fields,
     )
