@@ -34,6 +34,7 @@ from .models import (
     ChurnPrediction,
     ClientMilestone,
     ClientUsageDaily,
+    ExpiredEventReceipt,
     Feature,
     FeatureUsageDaily,
     HealthScorecard,
@@ -158,6 +159,12 @@ class UsageRollupPendingAdmin(AuditedAdmin):
     list_select_related = ("client",)
     search_fields = ("client__client_id",)
     raw_id_fields = ("client",)
+
+
+@admin.register(ExpiredEventReceipt)
+class ExpiredEventReceiptAdmin(AuditedAdmin):
+    list_display = ("source", "message_id", "received_at")
+    search_fields = ("message_id",)
 
 
 @admin.register(HealthScorecard)

@@ -9,22 +9,23 @@ with source ``segment``, a plain one with source ``api``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
-import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from cs_project.core.types import DATETIME_MAX, DATETIME_MIN, check_json_value, printable_path
 from customers.choices import ExternalSystem
 from customers.models import Client, ClientExternalId
 
 from .choices import EventSource, FeatureCategory
-from .models import Feature, UsageEvent
+from .models import ExpiredEventReceipt, Feature, UsageEvent
 from .rollups import local_date, merge_expired_events, pending_touch, raw_retention_cutoff
 
 MAX_EVENTS_PER_REQUEST = 1000
@@ -34,12 +35,21 @@ CLOCK_SKEW_TOLERANCE = dt.timedelta(seconds=60)
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 RESOLVABLE_SYSTEMS = (ExternalSystem.SEGMENT, ExternalSystem.MIXPANEL, ExternalSystem.OTHER)
 _NON_KEY = re.compile(r"[^a-z0-9_.-]+")
+# Prefix of the ids derived from an event's content; a client-supplied messageId may not start with it.
+DERIVED_ID_PREFIX = "~sha256:"
 
 
 class Rejection(Exception):
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, field: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.field = field
+
+    def as_dict(self, index: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {"index": index, "reason": self.reason}
+        if self.field:
+            entry["field"] = self.field
+        return entry
 
 
 def normalise_feature_key(name: str) -> str:
@@ -48,18 +58,36 @@ def normalise_feature_key(name: str) -> str:
 
 
 def parse_moment(value: Any) -> dt.datetime | None:
-    """RFC 3339 text → aware UTC datetime (naive text is taken as UTC); None when unparseable."""
+    """RFC 3339 text → aware UTC datetime (naive text is taken as UTC); None when unparseable or outside
+    the years the platform stores (year 9999 plus a clock shift would overflow)."""
     if not isinstance(value, str):
         return None
     try:
         moment = parse_datetime(value.strip())
-    except ValueError:
+        if moment is None:
+            return None
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=dt.UTC)
+        moment = moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         return None
-    if moment is None:
-        return None
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    return moment if DATETIME_MIN <= moment <= DATETIME_MAX else None
+
+
+def derived_message_id(
+    *, source: str, event: str, user_id: str, group: str, timestamp: Any, properties: Any
+) -> str:
+    """A messageId for an event sent without one, from its content (canonical JSON, SHA-256), so that a
+    retried batch is recognised as a duplicate. Two events identical in every one of these fields
+    (including the timestamp as sent) are one event."""
+    canonical = json.dumps(
+        [source, event, user_id, group, timestamp, properties],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        default=str,
+    )
+    return DERIVED_ID_PREFIX + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -70,12 +98,17 @@ def _text(value: Any, limit: int) -> str | None:
     return value
 
 
-def _parse_message(msg: Any, received_at: dt.datetime, shift: dt.timedelta) -> dict:
+def _parse_message(msg: Any, received_at: dt.datetime, shift: dt.timedelta, source: str) -> dict:
     """One message → a clean dict, or :class:`Rejection` with the first failing reason."""
     if not isinstance(msg, dict):
         raise Rejection("invalid_message")
     if len(json.dumps(msg, default=str).encode()) > MAX_EVENT_BYTES:
         raise Rejection("event_too_large")
+    # Text PostgreSQL cannot store (NUL, lone surrogates) and NaN/Infinity anywhere in the event: this event
+    # is rejected, the others of the batch still land. Large numbers are fine in jsonb (epoch-ms values).
+    fault = check_json_value(msg, number_abs_max=None)
+    if fault is not None:
+        raise Rejection("invalid_value", field=printable_path(fault[0]) or None)
     if msg.get("type", "track") != "track":
         raise Rejection("unsupported_type")
     event_name = _text(msg.get("event"), 200)
@@ -113,6 +146,7 @@ def _parse_message(msg: Any, received_at: dt.datetime, shift: dt.timedelta) -> d
         properties = {}
     if not isinstance(properties, dict):
         raise Rejection("invalid_properties")
+    sent_properties = properties
     properties = dict(properties)
     feature_key = properties.pop("feature_key", None)
     if feature_key is None:
@@ -140,15 +174,24 @@ def _parse_message(msg: Any, received_at: dt.datetime, shift: dt.timedelta) -> d
         if parsed is None:
             raise Rejection("invalid_timestamp")
         occurred_at = parsed + shift
+        if occurred_at < DATETIME_MIN:
+            raise Rejection("invalid_timestamp")
     if occurred_at > received_at + FUTURE_TOLERANCE:
         raise Rejection("future_timestamp")
 
     message_id = msg.get("messageId", msg.get("message_id"))
     if message_id in (None, ""):
-        message_id = str(uuid.uuid4())
+        message_id = derived_message_id(
+            source=source,
+            event=event_name,
+            user_id=user_id,
+            group=group_id,
+            timestamp=raw_ts,
+            properties=[sent_properties, msg.get("feature_key"), msg.get("quantity")],
+        )
     else:
         message_id = _text(message_id, 100)
-        if message_id is None:
+        if message_id is None or message_id.startswith(DERIVED_ID_PREFIX):
             raise Rejection("invalid_message_id")
     return {
         "group_id": group_id,
@@ -213,7 +256,7 @@ def ingest_events(
         raise ValueError(f"unknown source {source!r}")
     received_at = received_at or timezone.now()
     shift = dt.timedelta(0)
-    sent = parse_moment(sent_at) if sent_at not in (None, "") else None
+    sent = parse_moment(sent_at) if sent_at not in (None, "") else None  # unusable → no correction
     if sent is not None and abs(received_at - sent) > CLOCK_SKEW_TOLERANCE:
         shift = received_at - sent
 
@@ -221,9 +264,9 @@ def ingest_events(
     parsed: list[tuple[int, dict]] = []
     for index, msg in enumerate(messages):
         try:
-            parsed.append((index, _parse_message(msg, received_at, shift)))
+            parsed.append((index, _parse_message(msg, received_at, shift, source)))
         except Rejection as exc:
-            rejected.append({"index": index, "reason": exc.reason})
+            rejected.append(exc.as_dict(index))
 
     accounts = _resolve_accounts({p["group_id"] for _, p in parsed}) if parsed else {}
     good: list[dict] = []
@@ -242,10 +285,16 @@ def ingest_events(
         cutoff = raw_retention_cutoff(local_date(received_at))
         with transaction.atomic():
             counting = _catalogue({p["feature_key"] for p in good})
+            ids = [p["message_id"] for p in good]
             existing = set(
-                UsageEvent.objects.filter(
-                    source=source, message_id__in=[p["message_id"] for p in good]
-                ).values_list("message_id", flat=True)
+                UsageEvent.objects.filter(source=source, message_id__in=ids).values_list(
+                    "message_id", flat=True
+                )
+            )
+            existing.update(
+                ExpiredEventReceipt.objects.filter(source=source, message_id__in=ids).values_list(
+                    "message_id", flat=True
+                )
             )
             seen: set[str] = set()
             rows: list[UsageEvent] = []
@@ -260,6 +309,7 @@ def ingest_events(
                 if day < cutoff:
                     expired.append(
                         {
+                            "message_id": p["message_id"],
                             "client_id": p["client_id"],
                             "user_id": p["user_id"],
                             "feature_key": p["feature_key"],
@@ -286,9 +336,33 @@ def ingest_events(
                 )
             UsageEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
             pending_touch(touched)
+            fresh = _insert_receipts(source, [r["message_id"] for r in expired], received_at)
+            duplicates += len(expired) - len(fresh)
+            expired = [r for r in expired if r["message_id"] in fresh]
             merge_expired_events(expired)
             accepted = len(rows) + len(expired)
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+
+
+def _insert_receipts(source: str, message_ids: list[str], received_at: dt.datetime) -> set[str]:
+    """Record the receipts of expired events; returns the ids not recorded before (``ON CONFLICT DO NOTHING
+    RETURNING``), so that a batch replayed concurrently merges each event into the roll-ups once."""
+    if not message_ids:
+        return set()
+    table = ExpiredEventReceipt._meta.db_table
+    moment = connection.ops.adapt_datetimefield_value(received_at)
+    fresh: set[str] = set()
+    with connection.cursor() as cur:
+        for i in range(0, len(message_ids), 500):
+            chunk = message_ids[i : i + 500]
+            cur.execute(
+                f"INSERT INTO {table} (source, message_id, received_at) VALUES "
+                + ",".join(["(%s, %s, %s)"] * len(chunk))
+                + " ON CONFLICT (source, message_id) DO NOTHING RETURNING message_id",
+                [value for mid in chunk for value in (source, mid, moment)],
+            )
+            fresh.update(row[0] for row in cur.fetchall())
+    return fresh
 
 
 def max_request_bytes() -> int:

@@ -222,6 +222,26 @@ class UsageRollupPending(models.Model):
         return f"{self.client_id} {self.date}"
 
 
+class ExpiredEventReceipt(models.Model):
+    """The (source, message id) of an event accepted older than raw retention (RULES §3.2): such events go
+    into the roll-ups only, so without this receipt a replayed batch would be counted there again."""
+
+    source = models.CharField(max_length=10, choices=EventSource.choices)
+    message_id = models.CharField(max_length=100)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "message_id"], name="expired_receipt_source_message_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.message_id}"
+
+
 # ----------------------------------------------------------------------------------------------------
 # Health score (RULES §4–§5)
 # ----------------------------------------------------------------------------------------------------

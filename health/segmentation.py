@@ -15,6 +15,7 @@ from django.db.models import Case, CharField, Count, F, IntegerField, OuterRef, 
 from django.db.models.functions import Coalesce, Lower
 
 from cs_project.core.errors import InvalidParameter
+from cs_project.core.types import DATE_MAX, DATE_MIN, PG_INT_MAX, PG_INT_MIN, number_problem, printable_path
 from customers.choices import AccountStatus, LifecycleStage
 from customers.models import Client
 
@@ -44,6 +45,25 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _shown(value: Any) -> str:
+    """A rejected FILTER name as the error message shows it: short, and only when it is text."""
+    return repr(printable_path(value)[:50]) if isinstance(value, str) else f"of type {type(value).__name__}"
+
+
+def _number_out_of_range(fld: str, value: float, as_of: dt.date) -> str | None:
+    """Why a FILTER number cannot be compared in SQL: not finite, beyond the column (±2^31 for the counts and
+    scores, numeric(14, 2) for money), or a renewal day outside the dates the platform stores."""
+    problem = number_problem(value)
+    if problem:
+        return problem
+    if fld == "days_until_renewal":
+        lo, hi = (DATE_MIN - as_of).days, (DATE_MAX - as_of).days
+        return None if lo <= value <= hi else f"must be between {lo} and {hi} days"
+    if fld != "contract_value" and not PG_INT_MIN <= value <= PG_INT_MAX:
+        return f"must be between {PG_INT_MIN} and {PG_INT_MAX}"
+    return None
+
+
 def _cond_q(cond: Any, path: str, as_of: dt.date, used: set[str]) -> Q:
     if not isinstance(cond, dict):
         raise InvalidParameter("A condition must be an object {field, op, value}.", field=path)
@@ -53,13 +73,13 @@ def _cond_q(cond: Any, path: str, as_of: dt.date, used: set[str]) -> Q:
     if extra:
         raise InvalidParameter(f"Unknown condition key(s) {sorted(extra)}.", field=path)
     fld, op, value = cond.get("field"), cond.get("op"), cond.get("value")
-    if fld not in FILTER_FIELDS:
+    if not isinstance(fld, str) or fld not in FILTER_FIELDS:  # a list or object is no field name
         raise InvalidParameter(
-            f"Unknown FILTER field {fld!r}; allowed: {sorted(FILTER_FIELDS)}.", field=f"{path}.field"
+            f"Unknown FILTER field {_shown(fld)}; allowed: {sorted(FILTER_FIELDS)}.", field=f"{path}.field"
         )
-    if op not in FILTER_OPS:
+    if not isinstance(op, str) or op not in FILTER_OPS:
         raise InvalidParameter(
-            f"Unknown FILTER op {op!r}; allowed: {sorted(FILTER_OPS)}.", field=f"{path}.op"
+            f"Unknown FILTER op {_shown(op)}; allowed: {sorted(FILTER_OPS)}.", field=f"{path}.op"
         )
     used.add(fld)
     vpath = f"{path}.value"
@@ -75,6 +95,8 @@ def _cond_q(cond: Any, path: str, as_of: dt.date, used: set[str]) -> Q:
             continue
         if numeric and not _is_number(v):
             raise InvalidParameter(f"{fld} compares with numbers.", field=vpath)
+        if numeric and (problem := _number_out_of_range(fld, v, as_of)):
+            raise InvalidParameter(f"{fld}: the value {problem}.", field=vpath)
         if not numeric and not isinstance(v, str):
             raise InvalidParameter(f"{fld} compares with strings.", field=vpath)
     if numeric and op == "contains":

@@ -6,7 +6,6 @@ exception handler that gives every API error the contract's shape (TOOLS §0.2):
 
 import logging
 import uuid
-from io import BytesIO
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +23,7 @@ from rest_framework.views import APIView, set_rollback
 from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
 from .errors import HTTP_STATUS, ErrorCode, ToolError
 from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool
+from .types import JSONDocumentError, loads_json
 
 logger = logging.getLogger("cs.api")
 
@@ -55,7 +55,11 @@ def max_body_bytes() -> int:
 
 
 class LimitedJSONParser(JSONParser):
-    """JSON only, and never more than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes read into memory (→ 413)."""
+    """JSON only, and never more than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes read into memory (→ 413).
+
+    Strict JSON (:func:`cs_project.core.types.loads_json`): no ``NaN``/``Infinity`` and at most
+    ``MAX_JSON_DEPTH`` levels of nesting (a 5,000-deep document would otherwise exhaust the recursion
+    limit of the decoder: a 500 instead of a 400)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = max_body_bytes()
@@ -66,7 +70,10 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read(limit + 1)
         if len(raw) > limit:
             raise PayloadTooLarge(f"Request body exceeds {limit} bytes.")
-        return super().parse(BytesIO(raw), media_type, parser_context)
+        try:
+            return loads_json(raw)
+        except JSONDocumentError as exc:
+            raise exceptions.ValidationError({"body": [f"JSON parse error - {exc}"]}) from None
 
 
 # --- errors -------------------------------------------------------------------------------------------

@@ -24,14 +24,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.serializers.json import DjangoJSONEncoder
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, create_model, model_validator
 
 from .access_log import access_record
 from .context import Actor
 from .errors import InternalError, InvalidParameter, PermissionDenied, ToolError
+from .types import bounded, printable_path, strict_annotation, unstorable_arguments
 
 logger = logging.getLogger("cs.tools")
 
@@ -135,6 +136,12 @@ class ToolJSONEncoder(DjangoJSONEncoder):
 
 
 def _build_arg_model(name: str, fn: Callable) -> type[BaseModel]:
+    """The pydantic model of a tool's arguments: the declared types, made strict and storable.
+
+    Every scalar becomes strict (``true`` is no integer, ``"1e5"`` no number; dates stay ISO strings), every
+    value is bounded to what PostgreSQL stores (:mod:`cs_project.core.types`), and a model-wide check rejects
+    NUL bytes, lone surrogates and non-finite or oversized numbers anywhere in the arguments, nested values
+    included. The published JSON schema is the declared one."""
     fields: dict[str, Any] = {}
     signature = inspect.signature(fn)
     for index, (param_name, param) in enumerate(signature.parameters.items()):
@@ -143,12 +150,20 @@ def _build_arg_model(name: str, fn: Callable) -> type[BaseModel]:
         if param.kind is not inspect.Parameter.KEYWORD_ONLY:
             raise TypeError(f"tool {name}: parameter {param_name} must be keyword-only")
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param_name] = (param.annotation, default)
+        fields[param_name] = (
+            Annotated[strict_annotation(param.annotation), AfterValidator(bounded)],
+            default,
+        )
     return create_model(
         f"{name}_arguments",
-        __config__=ConfigDict(extra="forbid", strict=False),
+        __config__=ConfigDict(extra="forbid", strict=False),  # strict per scalar: dates stay ISO text
+        __validators__={"storable": model_validator(mode="before")(_storable)},
         **fields,
     )
+
+
+def _storable(cls, data: Any) -> Any:
+    return unstorable_arguments(data)
 
 
 def tool(
@@ -215,9 +230,16 @@ def get_tool(name: str) -> ToolSpec | None:
 
 
 def _validation_error(exc: ValidationError) -> InvalidParameter:
-    first = exc.errors()[0]
+    # No input in the rendering: pydantic cannot render text with lone surrogates (that is what we refuse).
+    first = exc.errors(include_url=False, include_input=False)[0]
     loc = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in first["loc"])
     loc = loc.replace(".[", "[")
+    if first["type"] == "unstorable_value":  # the model-wide check knows the nested path
+        loc = first["ctx"]["field"]
+    elif first["type"] == "value_out_of_range" and first["ctx"]["subpath"]:
+        subpath = first["ctx"]["subpath"]
+        loc = f"{loc}{subpath}" if subpath.startswith("[") else f"{loc}.{subpath}"
+    loc = printable_path(loc)
     if first["type"] == "extra_forbidden":
         message = f"Unknown parameter '{loc}'."
     elif first["type"] == "missing":

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from cs_project.core.types import BoundedDateField
+
 from ..choices import AccountStatus, Tier
 from ..models import Client, Contact, Contract
 
@@ -52,8 +54,8 @@ class AccountCreateSerializer(serializers.Serializer):
     contract_value = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, default=0
     )
-    contract_start_date = serializers.DateField(required=False, allow_null=True)
-    contract_end_date = serializers.DateField(required=False, allow_null=True)
+    contract_start_date = BoundedDateField(required=False, allow_null=True)
+    contract_end_date = BoundedDateField(required=False, allow_null=True)
     primary_contact_email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
     primary_contact_name = serializers.CharField(
         max_length=200, required=False, allow_null=True, allow_blank=True
@@ -68,8 +70,8 @@ class AccountUpdateSerializer(serializers.Serializer):
     industry = serializers.CharField(max_length=100, required=False)
     tier = serializers.ChoiceField(choices=Tier.choices, required=False)
     contract_value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
-    contract_start_date = serializers.DateField(required=False)
-    contract_end_date = serializers.DateField(required=False)
+    contract_start_date = BoundedDateField(required=False)
+    contract_end_date = BoundedDateField(required=False)
     primary_contact_email = serializers.EmailField(required=False, allow_blank=True)
     primary_contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     csm_assigned = serializers.CharField(

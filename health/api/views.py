@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -12,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cs_project.core.types import JSONDocumentError, loads_json
 from health.choices import EventSource
 from health.ingestion import MAX_EVENTS_PER_REQUEST, ingest_events, max_request_bytes
 
@@ -57,10 +56,10 @@ class _IngestView(APIView):
         raw = request.body
         if len(raw) > max_request_bytes():
             return None, _failed(413, f"Request body exceeds {max_request_bytes()} bytes.", "body")
-        try:
-            return json.loads(raw or b"null"), None
-        except (ValueError, UnicodeDecodeError):
-            return None, _failed(400, "Request body is not valid JSON.", "body")
+        try:  # NaN/Infinity parse here and are rejected per event by the ingestion
+            return loads_json(raw or b"null", allow_nan=True), None
+        except JSONDocumentError as exc:
+            return None, _failed(400, str(exc), "body")
 
     @staticmethod
     def _ok(result: dict) -> Response:

@@ -96,7 +96,9 @@ def _criteria(segmentation_criteria: Any) -> tuple[str, list[str]]:
             "primary_dimension is 'arr' or 'clv'.", field="segmentation_criteria.primary_dimension"
         )
     secondary = segmentation_criteria.get("secondary_dimensions", []) or []
-    if not isinstance(secondary, list) or any(d not in SECONDARY_DIMENSIONS for d in secondary):
+    if not isinstance(secondary, list) or any(
+        not isinstance(d, str) or d not in SECONDARY_DIMENSIONS for d in secondary
+    ):
         raise InvalidParameter(
             f"secondary_dimensions ⊂ {sorted(SECONDARY_DIMENSIONS)}.",
             field="segmentation_criteria.secondary_dimensions",

@@ -7,9 +7,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from customers.models import ClientExternalId
-from health.ingestion import ingest_events, normalise_feature_key
+from health.ingestion import DERIVED_ID_PREFIX, ingest_events, normalise_feature_key
 from health.models import (
     ClientUsageDaily,
+    ExpiredEventReceipt,
     Feature,
     FeatureUsageDaily,
     UsageEvent,
@@ -17,6 +18,7 @@ from health.models import (
     UserActivityDaily,
 )
 from health.rollups import local_date, rebuild, rebuild_range, rollup_pending
+from tests.core.helpers import auth, make_token
 from tests.customers.factories import ClientFactory
 from tests.health.factories import FeatureFactory
 
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api(superuser):
     client = APIClient()
-    client.force_authenticate(superuser)
+    client.credentials(**auth(make_token(superuser, ("read", "write"))))
     return client
 
 
@@ -139,7 +141,7 @@ def test_limits_413(api):
 def test_permission_required(django_user_model):
     user = django_user_model.objects.create_user("plain", "p@example.com", "pw-123456789!")
     client = APIClient()
-    client.force_authenticate(user)
+    client.credentials(**auth(make_token(user, ("read", "write"))))
     assert client.post("/api/v1/events/batch", {"batch": []}, format="json").status_code == 403
     assert APIClient().post("/api/v1/events/batch", {"batch": []}, format="json").status_code in (401, 403)
 
@@ -281,3 +283,111 @@ def test_bad_json_body(api):
     res = api.generic("POST", "/api/v1/events/batch", "{nope", content_type="application/json")
     assert res.status_code == 400 and res.json()["error"]["code"] == "INVALID_PARAMETER"
     assert json.loads(res.content)["status"] == "failed"
+
+
+# --- defect 4: replays are no-ops, with or without messageId, recent or older than raw retention ---------
+
+
+def _anonymous(i, **kw):
+    """An event without messageId: the server derives one from its content."""
+    msg = track(i, **kw)
+    del msg["messageId"]
+    return msg
+
+
+def test_events_without_message_id_replayed_are_duplicates(api):
+    ClientFactory(client_id="acme")
+    batch = [_anonymous(0), _anonymous(1), _anonymous(1, properties={"feature_key": "reports.export"})]
+    first = api.post("/api/v1/events/batch", {"batch": batch}, format="json").json()
+    assert (first["accepted"], first["duplicates"], first["rejected"]) == (3, 0, [])
+    again = api.post("/api/v1/events/batch", {"batch": batch}, format="json").json()
+    assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 3, [])
+    ids = list(UsageEvent.objects.values_list("message_id", flat=True))
+    assert len(ids) == 3 and all(i.startswith(DERIVED_ID_PREFIX) and len(i) == 72 for i in ids)
+    # same content as a plain-form batch is another source: stored once there too
+    plain = api.post("/api/v1/events/batch", {"events": batch[:1]}, format="json").json()
+    assert (plain["accepted"], plain["duplicates"]) == (1, 0)
+
+
+def test_client_message_ids_cannot_take_the_derived_prefix(api):
+    ClientFactory(client_id="acme")
+    res = api.post(
+        "/api/v1/events/batch", {"batch": [track(0, messageId=DERIVED_ID_PREFIX + "0" * 64)]}, format="json"
+    ).json()
+    assert res["rejected"] == [{"index": 0, "reason": "invalid_message_id"}]
+
+
+def test_expired_events_replayed_are_not_counted_again():
+    ClientFactory(client_id="acme")
+    old = (timezone.now() - dt.timedelta(days=400)).isoformat()
+    base = {"type": "track", "userId": "u1", "event": "x", "timestamp": old, "context": {"groupId": "acme"}}
+    msgs = [{**base, "messageId": "o1"}, {**base, "messageId": "o2"}, {**base, "properties": {"n": 1}}]
+    assert ingest_events(messages=msgs, source="segment")["accepted"] == 3
+    replay = ingest_events(messages=msgs, source="segment")
+    assert (replay["accepted"], replay["duplicates"]) == (0, 3)
+    row = ClientUsageDaily.objects.get()
+    assert (row.events, row.active_users) == (3, 1)
+    assert UserActivityDaily.objects.get().events == 3
+    assert FeatureUsageDaily.objects.get().events == 3
+    assert ExpiredEventReceipt.objects.count() == 3 and not UsageEvent.objects.exists()
+
+
+# --- defect 9: hostile events are rejected one by one; the good ones of the batch land --------------------
+
+
+def test_hostile_events_rejected_per_event_good_events_land(api):
+    ClientFactory(client_id="acme")
+    batch = [
+        track(0),
+        track(1, event="Report\x00Exported"),
+        track(2, properties={"note": "\ud800"}),
+        track(3, properties={"k\x00": 1}),
+        track(4, properties={"ratio": float("nan")}),
+        track(5, properties={"ratio": float("inf")}),
+        track(6, messageId="m\x00"),
+        track(7, userId="\udfff"),
+        track(8, timestamp="9999-12-31T23:59:59Z"),
+        track(9, properties={"big": 2**70, "ms": 1_700_000_000_000}),
+    ]
+    # ensure_ascii writes the lone surrogates as \\udxxx escapes and NaN/Infinity as bare tokens, as fuzzers do
+    body = json.dumps({"batch": batch})
+    res = api.generic("POST", "/api/v1/events/batch", body, content_type="application/json")
+    assert res.status_code == 200, res.content
+    out = res.json()
+    assert (out["accepted"], out["duplicates"]) == (2, 0)
+    assert out["rejected"] == [
+        {"index": 1, "reason": "invalid_value", "field": "event"},
+        {"index": 2, "reason": "invalid_value", "field": "properties.note"},
+        {"index": 3, "reason": "invalid_value", "field": r"properties.k\x00"},
+        {"index": 4, "reason": "invalid_value", "field": "properties.ratio"},
+        {"index": 5, "reason": "invalid_value", "field": "properties.ratio"},
+        {"index": 6, "reason": "invalid_value", "field": "messageId"},
+        {"index": 7, "reason": "invalid_value", "field": "userId"},
+        {"index": 8, "reason": "invalid_timestamp"},
+    ]
+    assert sorted(UsageEvent.objects.values_list("message_id", flat=True)) == ["m-0", "m-9"]
+    assert UsageEvent.objects.get(message_id="m-9").properties == {"big": 2**70, "ms": 1_700_000_000_000}
+
+
+def test_year_9999_timestamps_with_sent_at_1970(api):
+    ClientFactory(client_id="acme")
+    body = {"batch": [track(0, timestamp="9999-12-31T23:59:59Z"), track(1)], "sentAt": "1970-01-01T00:00:00Z"}
+    out = api.post("/api/v1/events/batch", body, format="json").json()
+    # year 9999 is out of range; the 1970 clock shifts the other event 50+ years ahead: future, not a crash
+    assert out["rejected"] == [
+        {"index": 0, "reason": "invalid_timestamp"},
+        {"index": 1, "reason": "future_timestamp"},
+    ]
+    out = api.post("/api/v1/events/track", {**track(3), "sentAt": "9999-12-31T23:59:59+23:59"}, format="json")
+    assert out.json()["accepted"] == 1  # an unusable sentAt corrects nothing
+
+
+@pytest.mark.parametrize("body", ["[" * 5000 + "]" * 5000, '{"batch": ' + "[" * 40 + "]" * 40 + "}"])
+def test_deeply_nested_body_is_a_400(api, body):
+    res = api.generic("POST", "/api/v1/events/batch", body, content_type="application/json")
+    assert res.status_code == 400, res.content
+    assert res.json()["error"] == {
+        "code": "INVALID_PARAMETER",
+        "message": "JSON nested deeper than 32 levels.",
+        "field": "body",
+    }
