@@ -183,7 +183,9 @@ if PRODUCTION:
 # --- REST framework -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cs_project.core.auth.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The tools' rule for every resource: token scope + <app>.mcp_read / mcp_write (fails closed when a view
+    # names no app). The tool mirror, the schema and the API root set IsAuthenticated themselves.
+    "DEFAULT_PERMISSION_CLASSES": ["cs_project.core.permissions.AppScopePermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
