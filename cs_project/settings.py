@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served locally: /api/docs/ works offline
     "django_celery_beat",
     "encrypted_model_fields",
     "mcp_server",
@@ -187,7 +188,7 @@ REST_FRAMEWORK = {
     # names no app). The tool mirror, the schema and the API root set IsAuthenticated themselves.
     "DEFAULT_PERMISSION_CLASSES": ["cs_project.core.permissions.AppScopePermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "cs_project.core.api.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cs_project.core.api.exception_handler",
@@ -199,6 +200,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API and tool mirror of the customer-success platform.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a field called `status` with different choices: name each enum after its class.
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "customers.choices.AccountStatus",

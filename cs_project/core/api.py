@@ -1,7 +1,11 @@
-"""REST doorway: the tool mirror (``/api/v1/tools/``), the JSON parser with a size limit and the DRF
-exception handler that gives every API error the contract's shape (TOOLS §0.2)::
+"""REST doorway: the API root (``/api/v1/``), the tool mirror (``/api/v1/tools/``), the JSON parser with a
+size limit, strict list pagination and the DRF exception handler that gives every API error the contract's
+shape (TOOLS §0.2)::
 
     {"status": "failed", "error": {"code": "...", "message": "...", "field": "..."}}
+
+Unknown URLs under ``/api/`` get the same body (404 ``NOT_FOUND``) from :func:`api_not_found`, in development
+too: Django's HTML debug page is for humans, the API's callers are programs.
 """
 
 import logging
@@ -12,17 +16,18 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
-from .errors import HTTP_STATUS, ErrorCode, ToolError
+from .errors import HTTP_STATUS, ErrorCode, InvalidParameter, NotFound, ToolError
 from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool
 
 logger = logging.getLogger("cs.api")
@@ -162,7 +167,91 @@ def envelope_status(envelope: dict[str, Any]) -> int:
     return _tool_error_status(envelope.get("error", {}).get("code", ErrorCode.INTERNAL))
 
 
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Every URL under ``/api/`` that names no endpoint (any method, with or without a token)."""
+    body = error_body(
+        ErrorCode.NOT_FOUND, f"No API endpoint at {request.path}; the API root /api/v1/ lists them."
+    )
+    return JsonResponse(body, status=404)
+
+
+# --- lists ---------------------------------------------------------------------------------------------
+
+# LIMIT/OFFSET are bigint in PostgreSQL; a larger value would be a database error, not an empty page.
+MAX_OFFSET = 2**63 - 1
+
+
+class StrictLimitOffsetPagination(LimitOffsetPagination):
+    """``?limit`` 1–1000 (default 50) and ``?offset`` ≥ 0, as decimal integers; anything else is 400
+    ``INVALID_PARAMETER`` naming the parameter (DRF's own class silently falls back to the default, and passes
+    ``limit=2^63`` to the database)."""
+
+    max_limit = 1000
+
+    def get_limit(self, request):
+        raw = request.query_params.get(self.limit_query_param)
+        if raw is None:
+            return self.default_limit
+        return _query_int(raw, self.limit_query_param, low=1, high=self.max_limit)
+
+    def get_offset(self, request):
+        raw = request.query_params.get(self.offset_query_param)
+        if raw is None:
+            return 0
+        return _query_int(raw, self.offset_query_param, low=0, high=MAX_OFFSET)
+
+
+def _query_int(raw: str, name: str, *, low: int, high: int) -> int:
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise InvalidParameter(f"'{name}' must be an integer from {low} to {high}.", field=name)
+    return int(text)
+
+
+# --- the API root --------------------------------------------------------------------------------------
+
+
+class ApiRootView(APIView):
+    """``GET /api/v1/``: where everything is. Open to anyone: it lists URLs, never data, so that a newcomer
+    following the address ``make run`` prints learns where to go and how to authenticate."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    resources: dict[str, str] = {}  # name → path, given by cs_project.core.urls (``as_view(resources=…)``)
+
+    @extend_schema(
+        operation_id="api_root",
+        tags=["meta"],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Links to every endpoint.")},
+    )
+    def get(self, request):
+        def url(path: str) -> str:
+            return request.build_absolute_uri(path)
+
+        return Response(
+            {
+                "resources": {name: url(path) for name, path in sorted(self.resources.items())},
+                "tools": url("/api/v1/tools/"),
+                "tool_call": url("/api/v1/tools/") + "{name}/",
+                "mcp": url("/mcp"),
+                "schema": url("/api/schema/"),
+                "docs": url("/api/docs/"),
+                "rules": RULES_REFERENCE,
+                "authentication": "Send 'Authorization: Bearer <token>' (manage.py create_api_token, or the "
+                "token printed by 'make run').",
+            }
+        )
+
+
 # --- the tool mirror -----------------------------------------------------------------------------------
+
+
+RULES_REFERENCE = "Rule ids in tool descriptions (RULES §n, PAT-04, ADP-04…) refer to docs/rules.md."
+
+
+def unknown_tool(name: str) -> NotFound:
+    """The answer to a tool name the registry does not hold, over REST and MCP alike."""
+    return NotFound(f"Unknown tool '{name}'.", field="name")
 
 
 def tool_description(spec: ToolSpec) -> dict[str, Any]:
@@ -208,7 +297,7 @@ class ToolListView(ToolAPIView):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{'tools': [...]}")},
     )
     def get(self, request):
-        return Response({"tools": [tool_description(spec) for spec in all_tools()]})
+        return Response({"tools": [tool_description(spec) for spec in all_tools()], "rules": RULES_REFERENCE})
 
 
 class ToolCallView(ToolAPIView):
@@ -230,7 +319,7 @@ class ToolCallView(ToolAPIView):
     )
     def post(self, request, name: str):
         if get_tool(name) is None:
-            return Response(error_body(ErrorCode.NOT_FOUND, f"Unknown tool '{name}'.", "name"), status=404)
+            return Response(unknown_tool(name).envelope(), status=404)
         envelope = execute_tool(
             name, request.data, user=request.user, channel="api", scopes=token_scopes(request)
         )

@@ -1,12 +1,12 @@
 """Health REST routes, mounted at /api/v1/."""
 
-from django.urls import path
+from django.urls import re_path
 
 from .views import EventBatchView, EventTrackView
 
 app_name = "health_api"
 
 urlpatterns = [
-    path("events/batch", EventBatchView.as_view(), name="events-batch"),
-    path("events/track", EventTrackView.as_view(), name="events-track"),
+    re_path(r"^events/batch/?$", EventBatchView.as_view(), name="events-batch"),
+    re_path(r"^events/track/?$", EventTrackView.as_view(), name="events-track"),
 ]
