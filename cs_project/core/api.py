@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -165,6 +166,34 @@ def envelope_status(envelope: dict[str, Any]) -> int:
     if envelope.get("status") != "failed":
         return 200
     return _tool_error_status(envelope.get("error", {}).get("code", ErrorCode.INTERNAL))
+
+
+# --- routes ---------------------------------------------------------------------------------------------
+
+_URL_ALIASES: set = set()
+
+
+def slash_optional(route: str, view: type[APIView], name: str, **initkwargs) -> list[URLPattern]:
+    """``route`` and its twin with (or without) the trailing slash, served by the same view.
+
+    Django's ``APPEND_SLASH`` cannot redirect a POST without losing its body (and raises an HTML error page
+    in development), so both spellings are served. The twin is left out of the OpenAPI document
+    (:func:`hide_url_aliases`), which shows each endpoint once, as ``route`` spells it.
+    """
+    twin = route[:-1] if route.endswith("/") else f"{route}/"
+    alias = view.as_view(**initkwargs)
+    _URL_ALIASES.add(alias)
+    return [path(route, view.as_view(**initkwargs), name=name), path(twin, alias)]
+
+
+def is_url_alias(callback) -> bool:
+    """True for the twin route :func:`slash_optional` adds (listed nowhere, served all the same)."""
+    return callback in _URL_ALIASES
+
+
+def hide_url_aliases(endpoints, **kwargs):
+    """drf-spectacular preprocessing hook: drop the twins added by :func:`slash_optional`."""
+    return [endpoint for endpoint in endpoints if not is_url_alias(endpoint[3])]
 
 
 def api_not_found(request, *args, **kwargs) -> JsonResponse:

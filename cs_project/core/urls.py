@@ -21,7 +21,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 
-from .api import ApiRootView, ToolCallView, ToolListView, api_not_found
+from .api import ApiRootView, ToolCallView, ToolListView, api_not_found, is_url_alias, slash_optional
 from .auth import BearerTokenAuthentication
 from .mcp import MCPView
 
@@ -64,7 +64,7 @@ def list_routes(patterns) -> dict[str, str]:
     routes: dict[str, str] = {}
     for resolver in patterns:
         for pattern in resolver.url_patterns:
-            if not isinstance(pattern, URLPattern):
+            if not isinstance(pattern, URLPattern) or is_url_alias(pattern.callback):
                 continue
             raw = str(pattern.pattern)
             if isinstance(pattern.pattern, RegexPattern):
@@ -95,12 +95,9 @@ _app_patterns = app_api_patterns()
 
 urlpatterns = [
     path("mcp", MCPView.as_view(), name="mcp"),
-    path("api/v1/", ApiRootView.as_view(resources=list_routes(_app_patterns)), name="api-root"),
-    path("api/v1", ApiRootView.as_view(resources=list_routes(_app_patterns))),
-    path("api/v1/tools/", ToolListView.as_view(), name="tool-list"),
-    path("api/v1/tools", ToolListView.as_view()),
-    path("api/v1/tools/<str:name>/", ToolCallView.as_view(), name="tool-call"),
-    path("api/v1/tools/<str:name>", ToolCallView.as_view()),
+    *slash_optional("api/v1/", ApiRootView, "api-root", resources=list_routes(_app_patterns)),
+    *slash_optional("api/v1/tools/", ToolListView, "tool-list"),
+    *slash_optional("api/v1/tools/<str:name>/", ToolCallView, "tool-call"),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path(
         "api/docs/",

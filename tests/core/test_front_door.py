@@ -30,8 +30,8 @@ def test_api_root_lists_resources_and_tools(client, url):
         "accounts": "http://testserver/api/v1/accounts/",
         "contacts": "http://testserver/api/v1/contacts/",
         "contracts": "http://testserver/api/v1/contracts/",
-        "events/batch": "http://testserver/api/v1/events/batch/",
-        "events/track": "http://testserver/api/v1/events/track/",
+        "events/batch": "http://testserver/api/v1/events/batch",
+        "events/track": "http://testserver/api/v1/events/track",
     }
     assert body["tools"] == "http://testserver/api/v1/tools/"
     assert body["tool_call"] == "http://testserver/api/v1/tools/{name}/"
@@ -218,3 +218,33 @@ def test_large_but_storable_offset_is_an_empty_page(client, rw_token):
     assert response.status_code == 200
     assert response.json()["count"] == 1 and response.json()["results"] == []
     assert client.get("/api/v1/accounts/?health_score_min=100", **auth(rw_token)).status_code == 200
+
+
+def test_openapi_lists_each_endpoint_once(client, rw_token):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json", **auth(rw_token)).json()
+    assert sorted(schema["paths"]) == [
+        "/api/v1/",
+        "/api/v1/accounts/",
+        "/api/v1/accounts/{client_id}/",
+        "/api/v1/contacts/",
+        "/api/v1/contacts/{id}/",
+        "/api/v1/contracts/",
+        "/api/v1/contracts/{id}/",
+        "/api/v1/events/batch",
+        "/api/v1/events/track",
+        "/api/v1/tools/",
+        "/api/v1/tools/{name}/",
+    ]
+
+
+def test_ingestion_with_trailing_slash_is_served(client, superuser):
+    from tests.core.helpers import make_token
+
+    response = client.post(
+        "/api/v1/events/batch/",
+        data=json.dumps({"batch": []}),
+        content_type="application/json",
+        **auth(make_token(superuser)),
+    )
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 0
