@@ -246,7 +246,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 DJANGO_MCP_GLOBAL_SERVER_CONFIG = {
     "name": "customer-success",
     "instructions": "Customer-success platform tools. Every number is computed from stored rows; "
-    "missing data is null with a data_gaps entry.",
+    "missing data is null with a data_gaps entry. Rule ids in tool descriptions (RULES §4.5, PAT-04…) refer "
+    "to docs/rules.md in the project's repository.",
     "stateless": True,
 }
 DJANGO_MCP_GET_SERVER_INSTRUCTIONS_TOOL = False
