@@ -27,8 +27,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
-from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
+from .auth import BearerTokenAuthentication, TokenRateThrottle
 from .errors import HTTP_STATUS, ErrorCode, InvalidParameter, NotFound, ToolError
+from .permissions import token_scopes
 from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool
 
 logger = logging.getLogger("cs.api")

@@ -26,8 +26,9 @@ from mcp_server.views import MCPServerStreamableHttpView
 from rest_framework.permissions import IsAuthenticated
 
 from .api import LimitedJSONParser, unknown_tool
-from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
+from .auth import BearerTokenAuthentication, TokenRateThrottle
 from .errors import InternalError
+from .permissions import token_scopes
 from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool, load_tools
 
 logger = logging.getLogger("cs.mcp")

@@ -17,14 +17,22 @@ import logging
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from .auth import token_scopes
 from .errors import PermissionDenied
+from .models import ApiToken
 
 logger = logging.getLogger("cs.api")
 
 READ_SCOPE = "read"
 WRITE_SCOPE = "write"
 ADMIN_SCOPE = "admin"
+
+
+def token_scopes(request) -> frozenset[str] | None:
+    """The scopes of the token that authenticated ``request``; ``None`` when it was not a token (session)."""
+    token = getattr(request, "auth", None)
+    if isinstance(token, ApiToken):
+        return frozenset(token.scopes or [])
+    return None
 
 
 def app_permission(app_label: str, *, write: bool) -> str:
