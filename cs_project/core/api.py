@@ -16,8 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
-from django.urls import URLPattern, path
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import Resolver404, URLPattern, path, resolve
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -197,8 +197,18 @@ def hide_url_aliases(endpoints, **kwargs):
     return [endpoint for endpoint in endpoints if not is_url_alias(endpoint[3])]
 
 
-def api_not_found(request, *args, **kwargs) -> JsonResponse:
-    """Every URL under ``/api/`` that names no endpoint (any method, with or without a token)."""
+def api_not_found(request, *args, **kwargs) -> HttpResponse:
+    """Every URL under ``/api/`` that names no endpoint (any method, with or without a token).
+
+    A GET that only lacks its trailing slash (``/api/docs``) is redirected, as ``APPEND_SLASH`` would have
+    done before this catch-all made every ``/api/`` path resolve."""
+    if request.method in ("GET", "HEAD") and not request.path.endswith("/"):
+        try:
+            match = resolve(f"{request.path}/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            return HttpResponseRedirect(request.get_full_path(force_append_slash=True))
     body = error_body(
         ErrorCode.NOT_FOUND, f"No API endpoint at {request.path}; the API root /api/v1/ lists them."
     )

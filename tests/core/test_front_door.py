@@ -117,6 +117,13 @@ def test_unknown_api_urls_are_json_404(client, settings, debug, method, url):
     assert "/api/v1/" in body["error"]["message"]
 
 
+@pytest.mark.parametrize("url", ["/api/docs", "/api/schema"])
+def test_get_without_the_slash_of_a_page_is_redirected(client, url):
+    response = client.get(f"{url}?format=json")
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}/?format=json"
+
+
 def test_unknown_account_is_json_404_in_development(client, superuser, settings):
     from tests.core.helpers import make_token
 
