@@ -44,19 +44,46 @@ def _dev_secrets() -> dict:
     return data
 
 
+# How to make a valid value: the second half of the one-line error when a variable is missing or invalid.
+HOW_TO_MAKE = {
+    "SECRET_KEY": """make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'""",
+    "CS_FIELD_ENCRYPTION_KEY": "make one with: python -c "
+    """'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'""",
+    "ALLOWED_HOSTS": "set it to the comma-separated host names the site is served under, e.g. cs.example.com",
+    "REDIS_URL": "set it to the Celery broker's URL, e.g. redis://127.0.0.1:6379/0",
+}
+
+
+def _missing(name: str, why: str = "must be set in the environment when CS_PROFILE=production") -> str:
+    """One line: the variable, what is wrong, and how to make a valid value."""
+    return f"{name} {why}; {HOW_TO_MAKE[name]}"
+
+
 def _secret(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if value:
         return value
     if PRODUCTION:
-        raise ImproperlyConfigured(f"{name} must be set in the environment when CS_PROFILE=production")
+        raise ImproperlyConfigured(_missing(name))
     return _dev_secrets()[name]
+
+
+def _fernet_key(name: str) -> str:
+    """Field encryption needs a Fernet key; anything else would fail later, on the first encrypted write."""
+    value = _secret(name)
+    try:
+        Fernet(value)
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            _missing(name, "is not a valid Fernet key (32 url-safe base64-encoded bytes)")
+        ) from None
+    return value
 
 
 SECRET_KEY = _secret("SECRET_KEY")
 if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
-    raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
-FIELD_ENCRYPTION_KEY = _secret("CS_FIELD_ENCRYPTION_KEY")
+    raise ImproperlyConfigured(_missing("SECRET_KEY", "must be at least 50 random characters in production"))
+FIELD_ENCRYPTION_KEY = _fernet_key("CS_FIELD_ENCRYPTION_KEY")
 
 DEBUG = _env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
@@ -66,7 +93,7 @@ _hosts = os.environ.get("ALLOWED_HOSTS", "")
 ALLOWED_HOSTS = [h.strip() for h in _hosts.split(",") if h.strip()]
 if not ALLOWED_HOSTS:
     if PRODUCTION:
-        raise ImproperlyConfigured("ALLOWED_HOSTS must be set when CS_PROFILE=production")
+        raise ImproperlyConfigured(_missing("ALLOWED_HOSTS"))
     ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
@@ -79,6 +106,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served locally: /api/docs/ works offline
     "django_celery_beat",
     "encrypted_model_fields",
     "mcp_server",
@@ -183,7 +211,9 @@ if PRODUCTION:
 # --- REST framework -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cs_project.core.auth.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The tools' rule for every resource: token scope + <app>.mcp_read / mcp_write (fails closed when a view
+    # names no app). The tool mirror, the schema and the API root set IsAuthenticated themselves.
+    "DEFAULT_PERMISSION_CLASSES": ["cs_project.core.permissions.AppScopePermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "cs_project.core.types.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -197,6 +227,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API and tool mirror of the customer-success platform.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["cs_project.core.api.hide_url_aliases"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a field called `status` with different choices: name each enum after its class.
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "customers.choices.AccountStatus",
@@ -212,13 +246,19 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 DJANGO_MCP_GLOBAL_SERVER_CONFIG = {
     "name": "customer-success",
     "instructions": "Customer-success platform tools. Every number is computed from stored rows; "
-    "missing data is null with a data_gaps entry.",
+    "missing data is null with a data_gaps entry. Rule ids in tool descriptions (RULES §4.5, PAT-04…) refer "
+    "to docs/rules.md in the project's repository.",
     "stateless": True,
 }
 DJANGO_MCP_GET_SERVER_INSTRUCTIONS_TOOL = False
 
 # --- Celery --------------------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if PRODUCTION and not REDIS_URL:
+    # Without a broker tasks would run eagerly inside requests and beat's nightly scoring would never run.
+    raise ImproperlyConfigured(
+        _missing("REDIS_URL", "must be set when CS_PROFILE=production (nightly scoring runs on Celery)")
+    )
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = REDIS_URL or "memory://"

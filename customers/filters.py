@@ -3,6 +3,8 @@
 import django_filters
 from django.db.models import Q
 
+from cs_project.core.filters import BoundedFilterSet
+
 from .choices import (
     AccountStatus,
     ContactRole,
@@ -15,7 +17,7 @@ from .choices import (
 from .models import Client, Contact, Contract
 
 
-class ClientFilter(django_filters.FilterSet):
+class ClientFilter(BoundedFilterSet):
     """Filters are ANDed in SQL; health bounds exclude clients without a score (null never matches)."""
 
     tier = django_filters.ChoiceFilter(choices=Tier.choices)
@@ -40,7 +42,7 @@ class ClientFilter(django_filters.FilterSet):
         )
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(BoundedFilterSet):
     client_id = django_filters.CharFilter(field_name="client__client_id")
     role = django_filters.ChoiceFilter(choices=ContactRole.choices)
     is_primary = django_filters.BooleanFilter()
@@ -51,7 +53,7 @@ class ContactFilter(django_filters.FilterSet):
         fields = ["client_id", "role", "is_primary", "email"]
 
 
-class ContractFilter(django_filters.FilterSet):
+class ContractFilter(BoundedFilterSet):
     client_id = django_filters.CharFilter(field_name="client__client_id")
     status = django_filters.ChoiceFilter(choices=ContractStatus.choices)
     tier = django_filters.ChoiceFilter(choices=Tier.choices)

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -23,6 +24,7 @@ from .models import AccessLogEntry
 logger = logging.getLogger("cs.access")
 
 PRUNE_BATCH = 10_000
+CLIENT_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")  # TOOLS §0.3; anything else is not stored
 
 
 def argument_digest(arguments: Any) -> str:
@@ -54,13 +56,15 @@ def access_record(
     The row is one INSERT in its own autocommit statement — outside the tool's transaction, so a refused or
     rolled-back call is still recorded."""
     client_id = arguments.get("client_id") if isinstance(arguments, dict) else None
+    if not (isinstance(client_id, str) and CLIENT_ID_SHAPE.fullmatch(client_id)):
+        client_id = None  # hostile or malformed ids (NUL bytes, surrogates) are not copied into the log
     entry = AccessLogEntry(
         occurred_at=timezone.now(),
         actor=user.get_username() if user is not None else "anonymous",
         user_id=getattr(user, "pk", None),
         channel=channel[:10],
         tool=str(tool)[:100],
-        client_id=client_id[:128] if isinstance(client_id, str) else "",
+        client_id=client_id or "",
         outcome=outcome[:32],
         duration_ms=max(0, duration_ms),
         request_id=request_id,
@@ -79,7 +83,8 @@ def access_record(
         "request_id": entry.request_id,
     }
     logger.info(json.dumps(line, ensure_ascii=True), extra={"access": line})
-    entry.save(force_insert=True)
+    with transaction.atomic():  # a savepoint when called inside a transaction: a failed insert cannot poison it
+        entry.save(force_insert=True)
     return entry
 
 

@@ -1,7 +1,11 @@
-"""REST doorway: the tool mirror (``/api/v1/tools/``), the JSON parser with a size limit and the DRF
-exception handler that gives every API error the contract's shape (TOOLS §0.2)::
+"""REST doorway: the API root (``/api/v1/``), the tool mirror (``/api/v1/tools/``), the JSON parser with a
+size limit, strict list pagination and the DRF exception handler that gives every API error the contract's
+shape (TOOLS §0.2)::
 
     {"status": "failed", "error": {"code": "...", "message": "...", "field": "..."}}
+
+Unknown URLs under ``/api/`` get the same body (404 ``NOT_FOUND``) from :func:`api_not_found`, in development
+too: Django's HTML debug page is for humans, the API's callers are programs.
 """
 
 import logging
@@ -11,17 +15,19 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import Resolver404, URLPattern, path, resolve
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
-from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
-from .errors import HTTP_STATUS, ErrorCode, ToolError
+from .auth import BearerTokenAuthentication, TokenRateThrottle
+from .errors import HTTP_STATUS, ErrorCode, NotFound, ToolError
+from .permissions import token_scopes
 from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool
 from .types import JSONDocumentError, loads_json
 
@@ -169,7 +175,96 @@ def envelope_status(envelope: dict[str, Any]) -> int:
     return _tool_error_status(envelope.get("error", {}).get("code", ErrorCode.INTERNAL))
 
 
+# --- routes ---------------------------------------------------------------------------------------------
+
+_URL_ALIASES: set = set()
+
+
+def slash_optional(route: str, view: type[APIView], name: str, **initkwargs) -> list[URLPattern]:
+    """``route`` and its twin with (or without) the trailing slash, served by the same view.
+
+    Django's ``APPEND_SLASH`` cannot redirect a POST without losing its body (and raises an HTML error page
+    in development), so both spellings are served. The twin is left out of the OpenAPI document
+    (:func:`hide_url_aliases`), which shows each endpoint once, as ``route`` spells it.
+    """
+    twin = route[:-1] if route.endswith("/") else f"{route}/"
+    alias = view.as_view(**initkwargs)
+    _URL_ALIASES.add(alias)
+    return [path(route, view.as_view(**initkwargs), name=name), path(twin, alias)]
+
+
+def is_url_alias(callback) -> bool:
+    """True for the twin route :func:`slash_optional` adds (listed nowhere, served all the same)."""
+    return callback in _URL_ALIASES
+
+
+def hide_url_aliases(endpoints, **kwargs):
+    """drf-spectacular preprocessing hook: drop the twins added by :func:`slash_optional`."""
+    return [endpoint for endpoint in endpoints if not is_url_alias(endpoint[3])]
+
+
+def api_not_found(request, *args, **kwargs) -> HttpResponse:
+    """Every URL under ``/api/`` that names no endpoint (any method, with or without a token).
+
+    A GET that only lacks its trailing slash (``/api/docs``) is redirected, as ``APPEND_SLASH`` would have
+    done before this catch-all made every ``/api/`` path resolve."""
+    if request.method in ("GET", "HEAD") and not request.path.endswith("/"):
+        try:
+            match = resolve(f"{request.path}/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            return HttpResponseRedirect(request.get_full_path(force_append_slash=True))
+    body = error_body(
+        ErrorCode.NOT_FOUND, f"No API endpoint at {request.path}; the API root /api/v1/ lists them."
+    )
+    return JsonResponse(body, status=404)
+
+
+# --- the API root --------------------------------------------------------------------------------------
+
+
+class ApiRootView(APIView):
+    """``GET /api/v1/``: where everything is. Open to anyone: it lists URLs, never data, so that a newcomer
+    following the address ``make run`` prints learns where to go and how to authenticate."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    resources: dict[str, str] = {}  # name → path, given by cs_project.core.urls (``as_view(resources=…)``)
+
+    @extend_schema(
+        operation_id="api_root",
+        tags=["meta"],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Links to every endpoint.")},
+    )
+    def get(self, request):
+        def url(path: str) -> str:
+            return request.build_absolute_uri(path)
+
+        return Response(
+            {
+                "resources": {name: url(path) for name, path in sorted(self.resources.items())},
+                "tools": url("/api/v1/tools/"),
+                "tool_call": url("/api/v1/tools/") + "{name}/",
+                "mcp": url("/mcp"),
+                "schema": url("/api/schema/"),
+                "docs": url("/api/docs/"),
+                "rules": RULES_REFERENCE,
+                "authentication": "Send 'Authorization: Bearer <token>' (manage.py create_api_token, or the "
+                "token printed by 'make run').",
+            }
+        )
+
+
 # --- the tool mirror -----------------------------------------------------------------------------------
+
+
+RULES_REFERENCE = "Rule ids in tool descriptions (RULES §n, PAT-04, ADP-04…) refer to docs/rules.md."
+
+
+def unknown_tool(name: str) -> NotFound:
+    """The answer to a tool name the registry does not hold, over REST and MCP alike."""
+    return NotFound(f"Unknown tool '{name}'.", field="name")
 
 
 def tool_description(spec: ToolSpec) -> dict[str, Any]:
@@ -215,7 +310,7 @@ class ToolListView(ToolAPIView):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{'tools': [...]}")},
     )
     def get(self, request):
-        return Response({"tools": [tool_description(spec) for spec in all_tools()]})
+        return Response({"tools": [tool_description(spec) for spec in all_tools()], "rules": RULES_REFERENCE})
 
 
 class ToolCallView(ToolAPIView):
@@ -237,7 +332,7 @@ class ToolCallView(ToolAPIView):
     )
     def post(self, request, name: str):
         if get_tool(name) is None:
-            return Response(error_body(ErrorCode.NOT_FOUND, f"Unknown tool '{name}'.", "name"), status=404)
+            return Response(unknown_tool(name).envelope(), status=404)
         envelope = execute_tool(
             name, request.data, user=request.user, channel="api", scopes=token_scopes(request)
         )

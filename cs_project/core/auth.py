@@ -123,14 +123,6 @@ def _audit_token(actor: Actor, action: str, token: ApiToken) -> None:
     )
 
 
-def token_scopes(request) -> frozenset[str] | None:
-    """The scopes of the token that authenticated ``request``; ``None`` when it was not a token (session)."""
-    token = getattr(request, "auth", None)
-    if isinstance(token, ApiToken):
-        return frozenset(token.scopes or [])
-    return None
-
-
 class TokenRateThrottle(SimpleRateThrottle):
     """Rate limit per API token (scope ``token``, rate from ``DEFAULT_THROTTLE_RATES['token']``).
 

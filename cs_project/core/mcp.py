@@ -6,7 +6,8 @@ schemas and annotations. A tool call never reaches pydantic or the tool function
 ``fn_metadata`` is replaced by :class:`EnvelopeFuncMetadata`, which calls
 :func:`cs_project.core.registry.execute_tool` (channel ``mcp``) with the Django request's user and token
 scopes, and turns the envelope into a ``CallToolResult`` (``structuredContent`` = envelope, one text item
-with the same JSON, ``isError`` when ``status == "failed"``).
+with the same JSON, ``isError`` when ``status == "failed"``). A ``tools/call`` naming no registry tool gets
+the REST answer's ``NOT_FOUND`` envelope (:func:`call_tool`), not the SDK's text-only error.
 """
 
 import json
@@ -24,10 +25,11 @@ from mcp_server.djangomcp import django_request_ctx
 from mcp_server.views import MCPServerStreamableHttpView
 from rest_framework.permissions import IsAuthenticated
 
-from .api import LimitedJSONParser
-from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
+from .api import LimitedJSONParser, unknown_tool
+from .auth import BearerTokenAuthentication, TokenRateThrottle
 from .errors import InternalError
-from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, load_tools
+from .permissions import token_scopes
+from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool, load_tools
 
 logger = logging.getLogger("cs.mcp")
 
@@ -122,6 +124,34 @@ def register_tools() -> int:
     return added
 
 
+async def call_tool(name: str, arguments: dict[str, Any]) -> Any:
+    """The ``tools/call`` handler: FastMCP's, except for a name the registry does not hold, which is answered
+    with the same ``NOT_FOUND`` envelope (``field: name``) as ``POST /api/v1/tools/<name>/``."""
+    if get_tool(name) is None:
+        return envelope_result(unknown_tool(name).envelope())
+    return await global_mcp_server.call_tool(name, arguments)
+
+
+# Replaces the handler FastMCP registered (validate_input=False as FastMCP does: the registry validates).
+global_mcp_server._mcp_server.call_tool(validate_input=False)(call_tool)
+
+MCP_ACCEPT = "application/json, text/event-stream"
+
+
+def accept_json_by_default(request) -> None:
+    """Treat a missing ``Accept``, ``*/*`` (curl's default) or ``application/*`` as accepting JSON.
+
+    The MCP library answers 406 unless ``application/json`` is named literally; a client that accepts anything
+    does accept JSON. An ``Accept`` that names only other types (``text/html``) still gets 406.
+    """
+    django_request = getattr(request, "_request", request)
+    accept = django_request.META.get("HTTP_ACCEPT", "")
+    types = [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
+    if not types or any(media_type in ("*/*", "application/*") for media_type in types):
+        django_request.META["HTTP_ACCEPT"] = MCP_ACCEPT
+        django_request.__dict__.pop("headers", None)  # HttpRequest.headers is cached from META
+
+
 class MCPView(MCPServerStreamableHttpView):
     """/mcp: Bearer token required (401 otherwise), throttled per token, POST only.
 
@@ -140,6 +170,7 @@ class MCPView(MCPServerStreamableHttpView):
         if request.method not in ("POST", "OPTIONS"):
             # Refuse before authentication: never hand GET to the library, and answer it immediately.
             self.http_method_not_allowed(request, *args, **kwargs)
+        accept_json_by_default(request)  # before DRF's content negotiation, which also reads Accept
         super().initial(request, *args, **kwargs)
 
     @extend_schema(exclude=True)  # JSON-RPC, not REST: documented in docs/architecture/tool-layer.md

@@ -31,7 +31,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, cre
 
 from .access_log import access_record
 from .context import Actor
-from .errors import InternalError, InvalidParameter, PermissionDenied, ToolError
+from .errors import InternalError, InvalidParameter, ToolError
+from .permissions import READ_SCOPE, WRITE_SCOPE, app_permission, authorise
 from .types import bounded, printable_path, strict_annotation, unstorable_arguments
 
 logger = logging.getLogger("cs.tools")
@@ -81,12 +82,12 @@ class ToolSpec:
 
     @property
     def permission(self) -> str:
-        return f"{self.app_label}.{'mcp_read' if self.read_only else 'mcp_write'}"
+        return app_permission(self.app_label, write=not self.read_only)
 
     @property
     def scope(self) -> str:
         """Token scope needed: ``read`` for read-only tools, ``write`` for mutating ones."""
-        return "read" if self.read_only else "write"
+        return READ_SCOPE if self.read_only else WRITE_SCOPE
 
     def input_schema(self) -> dict[str, Any]:
         schema = self.arg_model.model_json_schema()
@@ -251,10 +252,7 @@ def _validation_error(exc: ValidationError) -> InvalidParameter:
 
 def check_permission(spec: ToolSpec, user, scopes: frozenset[str] | None) -> None:
     """A call needs the user's per-app permission and, for token calls, a scope that allows it."""
-    if scopes is not None and spec.scope not in scopes and "admin" not in scopes:
-        raise PermissionDenied(f"This token lacks the '{spec.scope}' scope needed by {spec.name}.")
-    if user is None or not user.is_active or not user.has_perm(spec.permission):
-        raise PermissionDenied(f"Permission '{spec.permission}' is required for {spec.name}.")
+    authorise(user=user, scopes=scopes, scope=spec.scope, permission=spec.permission, subject=spec.name)
 
 
 def execute_tool(

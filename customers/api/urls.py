@@ -7,6 +7,7 @@ from .views import AccountViewSet, ContactViewSet, ContractViewSet
 app_name = "customers_api"
 
 router = SimpleRouter()
+router.trailing_slash = "/?"  # with or without the slash: a POST is never redirected (which drops its body)
 router.register("accounts", AccountViewSet, basename="account")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("contracts", ContractViewSet, basename="contract")

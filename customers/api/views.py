@@ -1,12 +1,15 @@
 """Customers REST resources. Writes call the same services as the tools, so they validate, audit and write
-timeline entries identically; business errors become the error envelope in ``cs_project.core.api``."""
+timeline entries identically; business errors become the error envelope in ``cs_project.core.api``.
+
+Access is :class:`cs_project.core.permissions.AppScopePermission`, the tools' rule: reads need the ``read``
+scope and ``customers.mcp_read``, writes the ``write`` scope and ``customers.mcp_write``."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from cs_project.core.context import Actor
+from cs_project.core.permissions import AppScopePermission
 
 from .. import services
 from ..filters import ClientFilter, ContactFilter, ContractFilter
@@ -18,18 +21,6 @@ from .serializers import (
     ContactSerializer,
     ContractSerializer,
 )
-
-
-class CustomersPermission(BasePermission):
-    """``customers.mcp_read`` for safe methods, ``customers.mcp_write`` for writes (TOOLS §0.1)."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
-            return False
-        return user.has_perm(
-            "customers.mcp_read" if request.method in SAFE_METHODS else "customers.mcp_write"
-        )
 
 
 def _actor(request) -> Actor:
@@ -47,7 +38,7 @@ class AccountViewSet(
 
     queryset = Client.objects.select_related("csm_assigned").order_by("client_name", "client_id")
     serializer_class = AccountSerializer
-    permission_classes = [CustomersPermission]
+    permission_classes = [AppScopePermission]
     filterset_class = ClientFilter
     lookup_field = "client_id"
     lookup_value_regex = r"[A-Za-z0-9_-]{1,128}"
@@ -83,7 +74,7 @@ class ContactViewSet(viewsets.ReadOnlyModelViewSet):
         "client__client_id", "-is_primary", "name", "id"
     )
     serializer_class = ContactSerializer
-    permission_classes = [CustomersPermission]
+    permission_classes = [AppScopePermission]
     filterset_class = ContactFilter
 
 
@@ -92,5 +83,5 @@ class ContractViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = Contract.objects.select_related("client").order_by("client__client_id", "-start_date", "-id")
     serializer_class = ContractSerializer
-    permission_classes = [CustomersPermission]
+    permission_classes = [AppScopePermission]
     filterset_class = ContractFilter

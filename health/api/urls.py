@@ -1,12 +1,12 @@
 """Health REST routes, mounted at /api/v1/."""
 
-from django.urls import path
+from cs_project.core.api import slash_optional
 
 from .views import EventBatchView, EventTrackView
 
 app_name = "health_api"
 
 urlpatterns = [
-    path("events/batch", EventBatchView.as_view(), name="events-batch"),
-    path("events/track", EventTrackView.as_view(), name="events-track"),
+    *slash_optional("events/batch", EventBatchView, "events-batch"),
+    *slash_optional("events/track", EventTrackView, "events-track"),
 ]

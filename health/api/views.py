@@ -6,15 +6,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cs_project.core.permissions import AppScopePermission
 from cs_project.core.types import JSONDocumentError, loads_json
 from health.choices import EventSource
 from health.ingestion import MAX_EVENTS_PER_REQUEST, ingest_events, max_request_bytes
-
-from .permissions import CanIngestUsage
 
 
 class RawJSONParser(BaseParser):
@@ -49,7 +47,12 @@ INGEST_SCHEMA = extend_schema(
 
 
 class _IngestView(APIView):
-    permission_classes = [IsAuthenticated, CanIngestUsage]
+    """Ingestion is a write: the ``write`` scope and ``health.ingest_usage`` (a permission of its own, so
+    that a pipeline's user can send events without being able to call the health tools)."""
+
+    permission_classes = [AppScopePermission]
+    permission_app = "health"
+    write_permission = "health.ingest_usage"
     parser_classes = [RawJSONParser]
 
     def _body(self, request):

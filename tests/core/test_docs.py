@@ -41,3 +41,8 @@ def test_parameter_table_renders_types_defaults_ranges_and_nesting():
 @pytest.mark.parametrize("name", ["index.md"])
 def test_docs_directory_exists(name):
     assert (DOCS_DIR / name).exists()
+
+
+def test_every_page_says_where_rule_ids_are_defined():
+    for name, text in render_docs().items():
+        assert "[docs/rules.md](../rules.md)" in text, name

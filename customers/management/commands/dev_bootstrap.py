@@ -1,4 +1,10 @@
-"""`make run` set-up: demo data on an empty database, an admin login and a fresh API token, printed once."""
+"""`make run` set-up: demo data on an empty database, an admin login and the development API token.
+
+The development token is reused across runs: its raw value is kept in the git-ignored ``.local/dev-api-token``
+(tokens are stored hashed, so the database cannot give it back) and printed again while it is still usable.
+When it is missing, revoked or expired, every earlier ``make run`` token of the admin is revoked and one new
+30-day token is minted, so there is never more than one live development token.
+"""
 
 import secrets
 from datetime import timedelta
@@ -10,14 +16,21 @@ from django.core.management import BaseCommand, call_command
 from django.db import transaction
 from django.utils import timezone
 
+from cs_project.core.auth import token_create, token_revoke
+from cs_project.core.context import Actor
 from cs_project.core.models import ApiToken, hash_token
 from customers.models import Client
 
 ADMIN_USERNAME = "admin"
+DEV_TOKEN_NAME = "make run"  # earlier versions named theirs "make run <date>": same prefix, revoked alike
+DEV_TOKEN_DAYS = 30
 
 
 class Command(BaseCommand):
-    help = "Seed demo data when the database is empty, ensure an admin user, print its login and a new API token."
+    help = (
+        "Seed demo data when the database is empty, ensure an admin user, print its login and the development "
+        "API token (reused while valid)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=200)
@@ -35,7 +48,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Database already holds {Client.objects.count()} accounts: not seeding.")
         password = self._ensure_admin()
-        raw_token = self._new_token()
+        raw_token = self._dev_token()
         base = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(
             "\n".join(
@@ -47,6 +60,7 @@ class Command(BaseCommand):
                     f"MCP:        {base}/mcp   (streamable HTTP)",
                     f"API token:  {raw_token}",
                     f"            send as 'Authorization: Bearer {raw_token}' to /mcp and /api",
+                    "            (the same token on every 'make run' while valid: .local/dev-api-token)",
                     "=" * 72,
                     "",
                 ]
@@ -70,16 +84,31 @@ class Command(BaseCommand):
         user.save()
         return password
 
-    @transaction.atomic
-    def _new_token(self) -> str:
+    def _dev_token(self) -> str:
+        """The kept development token while it is usable; otherwise revoke the old ones and mint one."""
+        path = Path(settings.BASE_DIR) / ".local" / "dev-api-token"
         user = get_user_model().objects.get(username=ADMIN_USERNAME)
-        raw = ApiToken.generate_raw()
-        ApiToken.objects.create(
+        kept = path.read_text().strip() if path.exists() else ""
+        if kept and ApiToken.objects.usable().filter(user=user, key_hash=hash_token(kept)).exists():
+            return kept
+        raw = self._replace_tokens(user)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(raw)
+        path.chmod(0o600)
+        return raw
+
+    @transaction.atomic
+    def _replace_tokens(self, user) -> str:
+        actor = Actor.system("dev_bootstrap")
+        for token in ApiToken.objects.filter(
+            user=user, name__startswith=DEV_TOKEN_NAME, revoked_at__isnull=True
+        ):
+            token_revoke(token=token, actor=actor)
+        _, raw = token_create(
             user=user,
-            name=f"make run {timezone.now():%Y-%m-%d %H:%M}",
-            key_prefix=raw[:12],
-            key_hash=hash_token(raw),
             scopes=["read", "write", "admin"],
-            expires_at=timezone.now() + timedelta(days=30),
+            name=DEV_TOKEN_NAME,
+            expires_at=timezone.now() + timedelta(days=DEV_TOKEN_DAYS),
+            actor=actor,
         )
         return raw
