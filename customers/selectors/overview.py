@@ -1,457 +1,50 @@
-"""Reads of the customers app: the 360° overview, the portfolio list, the timeline (TOOLS §1.2, §1.4, §1.5).
-
-Every number is computed from stored rows. Where a source is missing (no rows, or another app's model that
-does not exist in this deployment yet) the value is ``None`` with a ``data_gaps`` entry (RULES §15.2).
-"""
+"""``get_client_overview`` (TOOLS §1.2): the 360° view of one account."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.apps import apps
-from django.conf import settings
-from django.db.models import Avg, Count, Exists, F, IntegerField, Max, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
-from cs_project.core.errors import InvalidParameter, NotFound
-
-from . import rules
-from .choices import (
-    AlertStatus,
-    AlertType,
-    ArrMovementKind,
-    ContactRole,
-    ContractStatus,
-    Impact,
-    Severity,
-    TimelineEventType,
+from customers import rules
+from customers.choices import AlertStatus, AlertType, ArrMovementKind, ContactRole, ContractStatus
+from customers.models import (
+    Alert,
+    ArrMovement,
+    Client,
+    Contact,
+    Contract,
+    LifecycleStageHistory,
+    TimelineEvent,
 )
-from .filters import ClientFilter
-from .models import Alert, ArrMovement, Client, Contact, Contract, LifecycleStageHistory, TimelineEvent
 
-OPEN_TICKET_STATUSES = ("open", "in_progress", "waiting_on_customer", "waiting_on_engineering", "reopened")
-OPEN_ESCALATION_STATUSES = ("open", "in_progress")
-OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
-OPEN_EXPANSION_STAGES = ("identified", "qualified", "proposal", "negotiation")
-EBR_CADENCE_TIERS = ("strategic", "enterprise", "professional", "standard")
-
-
-# --- shared helpers --------------------------------------------------------------------------------------
-
-
-def other_model(app_label: str, model_name: str):
-    """A model of an app written in parallel, or None while it does not exist (yet) in this deployment."""
-    if not apps.is_installed(app_label):
-        return None
-    try:
-        return apps.get_model(app_label, model_name)
-    except LookupError:
-        return None
-
-
-def has_fields(model, *names: str) -> bool:
-    if model is None:
-        return False
-    concrete = {f.name for f in model._meta.get_fields()}
-    return all(name in concrete for name in names)
-
-
-def reporting_tz() -> ZoneInfo:
-    return ZoneInfo(getattr(settings, "CS_RULES", {}).get("reporting_time_zone", "UTC") or "UTC")
-
-
-def today() -> dt.date:
-    return timezone.localtime(timezone.now(), reporting_tz()).date()
-
-
-def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=reporting_tz())
-
-
-def gap(field: str, reason: str, detail: str) -> dict[str, str]:
-    return {"field": field, "reason": reason, "detail": detail}
-
-
-def money(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(Decimal(value).quantize(Decimal("0.01")))
-
-
-def rate(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 4)
-
-
-def iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def money_display(amount: Decimal | float, currency: str) -> str:
-    text = f"{Decimal(amount).quantize(Decimal('0.01')):,.2f}"
-    return f"${text}" if currency == "USD" else f"{text} {currency}"
-
-
-def client_get(client_id: str) -> Client:
-    try:
-        return Client.objects.select_related("csm_assigned").get(client_id=client_id)
-    except Client.DoesNotExist:
-        raise NotFound(f"Client '{client_id}' does not exist.", field="client_id") from None
-
-
-def days_until_renewal(client: Client, as_of: dt.date) -> int | None:
-    end = client.renewal_date or client.contract_end_date
-    return (end - as_of).days if end else None
-
-
-def client_fields(client: Client) -> dict[str, Any]:
-    """The client columns every core tool returns (dates ISO, money as numbers)."""
-    return {
-        "client_id": client.client_id,
-        "client_name": client.client_name,
-        "company_name": client.company_name,
-        "industry": client.industry,
-        "tier": client.tier,
-        "value_tier": client.value_tier,
-        "status": client.status,
-        "lifecycle_stage": client.lifecycle_stage,
-        "health_score": client.health_score,
-        "health_trend": client.health_trend or None,
-        "risk_level": client.risk_level or None,
-        "contract_value": money(client.contract_value),
-        "currency": client.currency,
-        "contract_start_date": iso(client.contract_start_date),
-        "contract_end_date": iso(client.contract_end_date),
-        "renewal_date": iso(client.renewal_date),
-        "primary_contact_email": client.primary_contact_email or None,
-        "primary_contact_name": client.primary_contact_name or None,
-        "csm_assigned": client.csm_assigned.get_username() if client.csm_assigned_id else None,
-        "created_at": iso(client.created_at),
-        "updated_at": iso(client.updated_at),
-    }
-
-
-def _usage_model():
-    model = other_model("health", "UserActivityDaily")
-    return model if has_fields(model, "client", "user_id", "date", "counting_events") else None
-
-
-def _ticket_model():
-    model = other_model("support", "Ticket")
-    return model if has_fields(model, "client", "status") else None
-
-
-def _ensure_usage_fresh(client: Client) -> None:
-    """RULES §3.3: a reader of one client's roll-ups first rebuilds that client's pending dates."""
-    try:
-        from health.rollups import ensure_fresh
-    except ImportError:
-        return
-    ensure_fresh([client.pk])
-
-
-def client_has_usage(client: Client) -> bool | None:
-    """True/False when usage roll-ups exist in this deployment; None when the source is unavailable."""
-    model = _usage_model()
-    if model is None:
-        return None
-    return model.objects.filter(client=client).exists()
-
-
-def client_has_onboarding_plan(client: Client) -> bool | None:
-    model = other_model("onboarding", "OnboardingPlan")
-    if not has_fields(model, "client"):
-        return None
-    return model.objects.filter(client=client).exists()
-
-
-def open_tickets_count(client: Client) -> int | None:
-    model = _ticket_model()
-    if model is None:
-        return None
-    return model.objects.filter(client=client, status__in=OPEN_TICKET_STATUSES).count()
-
-
-# --- register / update payloads ----------------------------------------------------------------------------
-
-
-def client_record(
-    client: Client, *, contract: Contract | None, gaps: list[dict], prefix: str
-) -> dict[str, Any]:
-    """``client_record`` of ``register_client``: the client fields plus its first operational figures."""
-    record = client_fields(client)
-    seats = contract.included_users if contract is not None else None
-    record["users_provisioned"] = seats
-    if seats is None:
-        gaps.append(gap(f"{prefix}.users_provisioned", "no_seat_data", "The contract states no seat count."))
-    record["active_users"] = None
-    record["feature_adoption_rate"] = None
-    gaps.append(gap(f"{prefix}.active_users", "no_usage_events", "No usage event has been received yet."))
-    gaps.append(
-        gap(f"{prefix}.feature_adoption_rate", "no_usage_events", "No usage event has been received yet.")
-    )
-    tickets = open_tickets_count(client)
-    record["support_tickets_open"] = tickets if tickets is not None else 0
-    record["satisfaction_score"] = None
-    gaps.append(gap(f"{prefix}.satisfaction_score", "no_survey_responses", "No survey response yet."))
-    if client.health_score is None:
-        gaps.append(gap(f"{prefix}.health_score", "no_score", "The client has not been scored yet."))
-    if not client.health_trend:
-        gaps.append(gap(f"{prefix}.health_trend", "insufficient_history", "No comparison snapshot."))
-    return record
-
-
-def client_next_steps(client: Client) -> list[dict[str, Any]]:
-    """CORE-01…04 for one client."""
-    return rules.sort_findings(
-        rules.core_findings(
-            client_name=client.client_name,
-            lifecycle_stage=client.lifecycle_stage,
-            has_onboarding_plan=client_has_onboarding_plan(client),
-            csm_assigned=client.csm_assigned.get_username() if client.csm_assigned_id else None,
-            primary_contact_email=client.primary_contact_email,
-            has_usage_events=client_has_usage(client),
-        )
-    )
-
-
-# --- list_clients ------------------------------------------------------------------------------------------
-
-
-def client_list(
-    *,
-    tier: str | None = None,
-    lifecycle_stage: str | None = None,
-    health_score_min: int | None = None,
-    health_score_max: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    as_of: dt.date | None = None,
-) -> dict[str, Any]:
-    """A page of clients plus totals over the whole filtered set, in a constant number of queries."""
-    if health_score_min is not None and health_score_max is not None and health_score_min > health_score_max:
-        raise InvalidParameter("'health_score_max' must be ≥ 'health_score_min'.", field="health_score_max")
-    as_of = as_of or today()
-    window_start = as_of - dt.timedelta(days=29)
-    filters = {
-        "tier": tier,
-        "lifecycle_stage": lifecycle_stage,
-        "health_score_min": health_score_min,
-        "health_score_max": health_score_max,
-    }
-    filterset = ClientFilter(
-        data={k: v for k, v in filters.items() if v is not None}, queryset=Client.objects.all()
-    )
-    if not filterset.is_valid():
-        name, errors = next(iter(filterset.errors.items()))
-        raise InvalidParameter(f"Invalid filter '{name}': {errors[0]}", field=name)
-    qs = filterset.qs
-
-    totals = qs.aggregate(total=Count("id"), avg=Avg("health_score"), arr=Sum("contract_value"))
-    page = qs.select_related("csm_assigned").order_by("client_name", "client_id")
-    usage = _usage_model()
-    tickets = _ticket_model()
-    gaps: list[dict[str, str]] = []
-    total_active_users: int | None = None
-    if usage is not None:
-        mau = (
-            usage.objects.filter(
-                client=OuterRef("pk"), date__gte=window_start, date__lte=as_of, counting_events__gt=0
-            )
-            .order_by()
-            .values("client")
-            .annotate(n=Count("user_id", distinct=True))
-            .values("n")[:1]
-        )
-        page = page.annotate(
-            has_usage=Exists(usage.objects.filter(client=OuterRef("pk"))),
-            mau=Coalesce(Subquery(mau, output_field=IntegerField()), 0),
-        )
-        set_usage = usage.objects.filter(client__in=qs.values("pk"))
-        if set_usage.exists():
-            total_active_users = (
-                set_usage.filter(date__gte=window_start, date__lte=as_of, counting_events__gt=0)
-                .values("client_id", "user_id")
-                .distinct()
-                .count()
-            )
-    if tickets is not None:
-        open_count = (
-            tickets.objects.filter(client=OuterRef("pk"), status__in=OPEN_TICKET_STATUSES)
-            .order_by()
-            .values("client")
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
-        )
-        page = page.annotate(open_tickets=Coalesce(Subquery(open_count, output_field=IntegerField()), 0))
-
-    rows = []
-    for index, client in enumerate(page[offset : offset + limit]):
-        active_users = None
-        if usage is not None and client.has_usage:
-            active_users = client.mau
-        else:
-            gaps.append(
-                gap(
-                    f"clients[{index}].active_users",
-                    "no_usage_events",
-                    f"No usage data for {client.client_id}.",
-                )
-            )
-        open_tickets = getattr(client, "open_tickets", None)
-        if tickets is None:
-            gaps.append(
-                gap(
-                    f"clients[{index}].support_tickets_open",
-                    "not_applicable",
-                    "Ticket data is not available.",
-                )
-            )
-        renewal_days = days_until_renewal(client, as_of)
-        if renewal_days is None:
-            gaps.append(gap(f"clients[{index}].days_until_renewal", "no_contract", "No contract end date."))
-        rows.append(
-            {
-                "client_id": client.client_id,
-                "client_name": client.client_name,
-                "tier": client.tier,
-                "lifecycle_stage": client.lifecycle_stage,
-                "status": client.status,
-                "health_score": client.health_score,
-                "health_trend": client.health_trend or None,
-                "risk_level": client.risk_level or None,
-                "contract_value": money(client.contract_value),
-                "days_until_renewal": renewal_days,
-                "csm_assigned": client.csm_assigned.get_username() if client.csm_assigned_id else None,
-                "active_users": active_users,
-                "support_tickets_open": open_tickets,
-            }
-        )
-    total = totals["total"]
-    average = totals["avg"]
-    if average is None and total:
-        gaps.append(
-            gap("summary.average_health_score", "no_score", "No client of the set has a health score.")
-        )
-    if total_active_users is None and total:
-        gaps.append(
-            gap("summary.total_active_users", "no_usage_events", "No usage data for the filtered set.")
-        )
-    return {
-        "clients": rows,
-        "pagination": {
-            "total_count": total,
-            "limit": limit,
-            "offset": offset,
-            "returned_count": len(rows),
-            "has_more": offset + len(rows) < total,
-        },
-        "filters_applied": {
-            key: value
-            for key, value in {
-                "tier_filter": tier,
-                "lifecycle_stage_filter": lifecycle_stage,
-                "health_score_min": health_score_min,
-                "health_score_max": health_score_max,
-            }.items()
-            if value is not None
-        },
-        "summary": {
-            "total_clients": total,
-            "average_health_score": round(float(average), 1) if average is not None else None,
-            "total_arr": money(totals["arr"] or 0),
-            "total_active_users": total_active_users,
-        },
-        "data_gaps": gaps,
-    }
-
-
-# --- get_client_timeline -----------------------------------------------------------------------------------
-
-
-def timeline_entry(event: TimelineEvent) -> dict[str, Any]:
-    return {
-        "event_id": str(event.event_id),
-        "timestamp": event.occurred_at.isoformat(),
-        "event_type": event.event_type,
-        "title": event.title,
-        "description": event.description,
-        "impact": event.impact,
-        "severity": event.severity,
-        "source": {"type": event.source_type or None, "id": event.source_id or None},
-        "actor": event.actor or None,
-    }
-
-
-def client_timeline(
-    *,
-    client_id: str,
-    start_date: dt.date | None = None,
-    end_date: dt.date | None = None,
-    event_types: list[str] | None = None,
-    limit: int = 100,
-) -> dict[str, Any]:
-    """Timeline entries of one client in a date range, newest first, with aggregate summary and insights."""
-    end = end_date or today()
-    start = start_date or end - dt.timedelta(days=90)
-    if end < start:
-        raise InvalidParameter("'end_date' must be on or after 'start_date'.", field="end_date")
-    if event_types is not None:
-        for index, value in enumerate(event_types):
-            if value not in TimelineEventType.values:
-                raise InvalidParameter(f"Unknown event type '{value}'.", field=f"event_types[{index}]")
-    client = client_get(client_id)
-    qs = TimelineEvent.objects.filter(
-        client=client,
-        occurred_at__gte=day_start(start),
-        occurred_at__lt=day_start(end + dt.timedelta(days=1)),
-    )
-    if event_types:
-        qs = qs.filter(event_type__in=set(event_types))
-    breakdown = {
-        row["event_type"]: row["n"]
-        for row in qs.order_by().values("event_type").annotate(n=Count("id")).order_by("event_type")
-    }
-    stats = qs.aggregate(
-        negative=Count("id", filter=Q(impact=Impact.NEGATIVE)),
-        positive=Count("id", filter=Q(impact=Impact.POSITIVE)),
-        high=Count("id", filter=Q(severity__in=[Severity.HIGH, Severity.CRITICAL])),
-        last_engagement=Max("occurred_at", filter=Q(counts_as_engagement=True)),
-    )
-    events = [timeline_entry(e) for e in qs.order_by("-occurred_at", "-id")[:limit]]
-    total = sum(breakdown.values())
-    busiest = min(breakdown.items(), key=lambda item: (-item[1], item[0]))[0] if breakdown else None
-    gaps = []
-    if stats["last_engagement"] is None:
-        gaps.append(
-            gap("insights.last_engagement_at", "no_engagement_events", "No engagement event in the range.")
-        )
-    if busiest is None:
-        gaps.append(gap("insights.busiest_event_type", "not_applicable", "No event in the range."))
-    return {
-        "client_id": client.client_id,
-        "period": {"start_date": start.isoformat(), "end_date": end.isoformat()},
-        "timeline": events,
-        "summary": {
-            "total_events": total,
-            "returned_events": len(events),
-            "event_type_breakdown": breakdown,
-        },
-        "insights": {
-            "negative_events": stats["negative"],
-            "positive_events": stats["positive"],
-            "high_severity_events": stats["high"],
-            "last_engagement_at": iso(stats["last_engagement"]),
-            "busiest_event_type": busiest,
-        },
-        "data_gaps": gaps,
-    }
-
-
-# --- get_client_overview -----------------------------------------------------------------------------------
+from .common import (
+    EBR_CADENCE_TIERS,
+    OPEN_ESCALATION_STATUSES,
+    OPEN_EXPANSION_STAGES,
+    OPEN_RENEWAL_STATUSES,
+    OPEN_TICKET_STATUSES,
+    _ensure_usage_fresh,
+    _ticket_model,
+    _usage_model,
+    client_get,
+    client_has_onboarding_plan,
+    client_has_usage,
+    day_start,
+    days_until_renewal,
+    gap,
+    has_fields,
+    iso,
+    money,
+    other_model,
+    rate,
+    reporting_tz,
+    today,
+)
+from .timeline import timeline_entry
 
 
 def _alert_item(alert: Alert) -> dict[str, Any]:

@@ -1,0 +1,158 @@
+"""Shared read helpers of the customers app: dates in the reporting time zone, JSON number shapes, data gaps,
+the client columns every core tool returns, and the lookups of other apps' rows the list and register payloads
+still need."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.conf import settings
+from django.utils import timezone
+
+from cs_project.core.errors import NotFound
+from customers.models import Client
+
+OPEN_TICKET_STATUSES = ("open", "in_progress", "waiting_on_customer", "waiting_on_engineering", "reopened")
+OPEN_ESCALATION_STATUSES = ("open", "in_progress")
+OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
+OPEN_EXPANSION_STAGES = ("identified", "qualified", "proposal", "negotiation")
+EBR_CADENCE_TIERS = ("strategic", "enterprise", "professional", "standard")
+
+
+# --- shared helpers --------------------------------------------------------------------------------------
+
+
+def other_model(app_label: str, model_name: str):
+    """A model of an app written in parallel, or None while it does not exist (yet) in this deployment."""
+    if not apps.is_installed(app_label):
+        return None
+    try:
+        return apps.get_model(app_label, model_name)
+    except LookupError:
+        return None
+
+
+def has_fields(model, *names: str) -> bool:
+    if model is None:
+        return False
+    concrete = {f.name for f in model._meta.get_fields()}
+    return all(name in concrete for name in names)
+
+
+def reporting_tz() -> ZoneInfo:
+    return ZoneInfo(getattr(settings, "CS_RULES", {}).get("reporting_time_zone", "UTC") or "UTC")
+
+
+def today() -> dt.date:
+    return timezone.localtime(timezone.now(), reporting_tz()).date()
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=reporting_tz())
+
+
+def gap(field: str, reason: str, detail: str) -> dict[str, str]:
+    return {"field": field, "reason": reason, "detail": detail}
+
+
+def money(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(Decimal(value).quantize(Decimal("0.01")))
+
+
+def rate(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def money_display(amount: Decimal | float, currency: str) -> str:
+    text = f"{Decimal(amount).quantize(Decimal('0.01')):,.2f}"
+    return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
+def client_get(client_id: str) -> Client:
+    try:
+        return Client.objects.select_related("csm_assigned").get(client_id=client_id)
+    except Client.DoesNotExist:
+        raise NotFound(f"Client '{client_id}' does not exist.", field="client_id") from None
+
+
+def days_until_renewal(client: Client, as_of: dt.date) -> int | None:
+    end = client.renewal_date or client.contract_end_date
+    return (end - as_of).days if end else None
+
+
+def client_fields(client: Client) -> dict[str, Any]:
+    """The client columns every core tool returns (dates ISO, money as numbers)."""
+    return {
+        "client_id": client.client_id,
+        "client_name": client.client_name,
+        "company_name": client.company_name,
+        "industry": client.industry,
+        "tier": client.tier,
+        "value_tier": client.value_tier,
+        "status": client.status,
+        "lifecycle_stage": client.lifecycle_stage,
+        "health_score": client.health_score,
+        "health_trend": client.health_trend or None,
+        "risk_level": client.risk_level or None,
+        "contract_value": money(client.contract_value),
+        "currency": client.currency,
+        "contract_start_date": iso(client.contract_start_date),
+        "contract_end_date": iso(client.contract_end_date),
+        "renewal_date": iso(client.renewal_date),
+        "primary_contact_email": client.primary_contact_email or None,
+        "primary_contact_name": client.primary_contact_name or None,
+        "csm_assigned": client.csm_assigned.get_username() if client.csm_assigned_id else None,
+        "created_at": iso(client.created_at),
+        "updated_at": iso(client.updated_at),
+    }
+
+
+def _usage_model():
+    model = other_model("health", "UserActivityDaily")
+    return model if has_fields(model, "client", "user_id", "date", "counting_events") else None
+
+
+def _ticket_model():
+    model = other_model("support", "Ticket")
+    return model if has_fields(model, "client", "status") else None
+
+
+def _ensure_usage_fresh(client: Client) -> None:
+    """RULES §3.3: a reader of one client's roll-ups first rebuilds that client's pending dates."""
+    try:
+        from health.rollups import ensure_fresh
+    except ImportError:
+        return
+    ensure_fresh([client.pk])
+
+
+def client_has_usage(client: Client) -> bool | None:
+    """True/False when usage roll-ups exist in this deployment; None when the source is unavailable."""
+    model = _usage_model()
+    if model is None:
+        return None
+    return model.objects.filter(client=client).exists()
+
+
+def client_has_onboarding_plan(client: Client) -> bool | None:
+    model = other_model("onboarding", "OnboardingPlan")
+    if not has_fields(model, "client"):
+        return None
+    return model.objects.filter(client=client).exists()
+
+
+def open_tickets_count(client: Client) -> int | None:
+    model = _ticket_model()
+    if model is None:
+        return None
+    return model.objects.filter(client=client, status__in=OPEN_TICKET_STATUSES).count()
