@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cs_project.core.context import Actor
@@ -124,6 +124,26 @@ def validate_registration(
     return data
 
 
+GENERATED_ID_ATTEMPTS = 5
+
+
+def _client_insert(client: Client, *, generated: bool) -> None:
+    """Insert the client under a savepoint so that the unique ``client_id`` — not the earlier existence check —
+    decides a race between concurrent registrations: the loser gets CONFLICT (an explicit id) or the next
+    ``_<n>`` suffix (a generated id, RULES §20), and the caller's transaction stays usable."""
+    for _attempt in range(GENERATED_ID_ATTEMPTS if generated else 1):
+        try:
+            with transaction.atomic():
+                client.save(force_insert=True)
+            return
+        except IntegrityError:
+            if not Client.objects.filter(client_id=client.client_id).exists():
+                raise  # another constraint: a defect, not a race
+            if generated:
+                client.client_id = generate_client_id(client.client_name)
+    raise Conflict(f"Client '{client.client_id}' already exists.", field="client_id")
+
+
 @transaction.atomic
 def client_register(
     *,
@@ -177,7 +197,7 @@ def client_register(
     tier_name = value_tier_for(arr)
     if tier_name:
         client.value_tier = tier_name
-    client.save(force_insert=True)
+    _client_insert(client, generated=not data["client_id"])
     contract = Contract.objects.create(
         client=client,
         contract_type=contract_type_for_term((end - start).days),
