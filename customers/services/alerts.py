@@ -26,6 +26,21 @@ ALERT_DUE = {
     Priority.LOW: dt.timedelta(days=10),
 }
 
+# The columns a re-trigger, a clear run or a close may change (one UPDATE per alert, or set-based per chunk).
+ALERT_UPDATE_FIELDS = [
+    "priority",
+    "due_at",
+    "evidence",
+    "occurrence_count",
+    "last_triggered_at",
+    "consecutive_clear_runs",
+    "rule_id",
+    "status",
+    "closed_at",
+    "close_reason",
+    "snoozed_until",
+]
+
 _REASON_TIMELINE_TYPE = [
     ("health_", TimelineEventType.HEALTH),
     ("churn_risk", TimelineEventType.HEALTH),
@@ -157,19 +172,20 @@ def alert_raise(
 
     alert = existing
     changes = alert_retrigger_apply(alert, priority=priority, rule_id=rule_id, evidence=evidence, now=now)
-    alert.save()
+    alert.save(update_fields=ALERT_UPDATE_FIELDS)
+    if not retrigger_is_recorded(changes):
+        return AlertResult(alert=alert, created=False, changed=True, audit_event=None)
     event = audit_and_timeline(
         actor=actor,
-        action="customers.alert.updated",
         client=client,
         event_type=timeline_type,
-        title=f"Alert re-triggered: {reason} (×{alert.occurrence_count}, {alert.priority})",
         object_type="alert",
         object_id=alert.alert_id,
         changes=changes,
         data={"rule_id": rule_id or None},
         impact=Impact.NEGATIVE if type == AlertType.RISK else Impact.NEUTRAL,
         severity=_PRIORITY_SEVERITY[alert.priority],
+        **_retrigger_action(alert, changes),
     )
     return AlertResult(alert=alert, created=False, changed=True, audit_event=event)
 
@@ -253,7 +269,9 @@ def alert_retrigger_apply(
     alert: Alert, *, priority: str, rule_id: str | None, evidence: dict[str, Any], now: dt.datetime
 ) -> dict[str, list[Any]]:
     """A new trigger of a live alert, in memory (RULES §16): occurrence + 1, last trigger, evidence replaced,
-    the higher priority (due date recomputed from the first trigger), clear runs reset. Returns the audit changes."""
+    the higher priority (due date recomputed from the first trigger), clear runs reset; a snoozed alert whose
+    ``snoozed_until`` has passed reopens (the condition still holds). Returns the audit changes; whether they
+    are recorded is ``retrigger_is_recorded``."""
     changes: dict[str, list[Any]] = {"occurrence_count": [alert.occurrence_count, alert.occurrence_count + 1]}
     new_priority = higher_priority(alert.priority, priority)
     if new_priority != alert.priority:
@@ -262,6 +280,11 @@ def alert_retrigger_apply(
         changes["due_at"] = [alert.due_at, new_due]
         alert.priority = new_priority
         alert.due_at = new_due
+    if alert.status == AlertStatus.SNOOZED and alert.snoozed_until is not None and alert.snoozed_until <= now:
+        changes["status"] = [AlertStatus.SNOOZED, AlertStatus.OPEN]
+        changes["snoozed_until"] = [alert.snoozed_until, None]
+        alert.status = AlertStatus.OPEN
+        alert.snoozed_until = None
     if alert.evidence != evidence:
         changes["evidence"] = [alert.evidence, evidence]
     alert.occurrence_count += 1
@@ -273,21 +296,28 @@ def alert_retrigger_apply(
     return changes
 
 
+def retrigger_is_recorded(changes: dict[str, list[Any]]) -> bool:
+    """RULES §16 (amended): a re-trigger that changes neither priority nor status only updates the alert row in
+    place (counters, last trigger, evidence) — the row is its own record — and writes no audit event and no
+    timeline entry. A priority change or a reopen is recorded like a create or a close."""
+    return "priority" in changes or "status" in changes
+
+
+def _retrigger_action(alert: Alert, changes: dict[str, list[Any]]) -> dict[str, str]:
+    """Action and title of a recorded re-trigger: a reopen, or a priority change."""
+    if "status" in changes:
+        return {
+            "action": "customers.alert.reopened",
+            "title": f"Alert reopened: {alert.reason} (×{alert.occurrence_count}, {alert.priority})",
+        }
+    return {
+        "action": "customers.alert.updated",
+        "title": f"Alert re-triggered: {alert.reason} (×{alert.occurrence_count}, {alert.priority})",
+    }
+
+
 # Set-based alerts for nightly jobs: the rows, audit and timeline entries of alert_raise / alert_condition_cleared,
 # built in memory per alert and written once per chunk (alerts_batch_save + customers.audit.audit_and_timeline_bulk).
-
-ALERT_UPDATE_FIELDS = [
-    "priority",
-    "due_at",
-    "evidence",
-    "occurrence_count",
-    "last_triggered_at",
-    "consecutive_clear_runs",
-    "rule_id",
-    "status",
-    "closed_at",
-    "close_reason",
-]
 
 
 def alert_batch_new(
@@ -343,20 +373,22 @@ def alert_batch_new(
 
 def alert_batch_retrigger(
     alert: Alert, *, priority: str, rule_id: str | None, evidence: dict[str, Any], now: dt.datetime
-) -> dict[str, Any]:
-    """Re-trigger a live alert in memory; returns its audit/timeline entry (as ``alert_raise`` updates one)."""
+) -> dict[str, Any] | None:
+    """Re-trigger a live alert in memory (as ``alert_raise`` updates one). Returns its audit/timeline entry when
+    the re-trigger is recorded (priority or status changed), else None: the alert row is still to be saved."""
     changes = alert_retrigger_apply(alert, priority=priority, rule_id=rule_id, evidence=evidence, now=now)
+    if not retrigger_is_recorded(changes):
+        return None
     return {
         "client": alert.client_id,
-        "action": "customers.alert.updated",
         "event_type": alert_timeline_type(alert.type, alert.reason),
-        "title": f"Alert re-triggered: {alert.reason} (×{alert.occurrence_count}, {alert.priority})",
         "object_type": "alert",
         "object_id": alert.alert_id,
         "changes": changes,
         "data": {"rule_id": rule_id or None},
         "impact": Impact.NEGATIVE if alert.type == AlertType.RISK else Impact.NEUTRAL,
         "severity": _PRIORITY_SEVERITY[alert.priority],
+        **_retrigger_action(alert, changes),
     }
 
 
