@@ -19,6 +19,12 @@ class HealthConfig(AppConfig):
     verbose_name = "Health"
 
     def ready(self) -> None:
+        """Publish what the client overview may read of this app; install the beat schedule after migrate."""
+        from customers.summaries import register_summary
+
+        from .selectors import client_summary
+
+        register_summary(self.label, client_summary)
         post_migrate.connect(
             _install_beat_schedules, sender=self, dispatch_uid="health.install_beat_schedules"
         )

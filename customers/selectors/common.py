@@ -14,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from cs_project.core.errors import NotFound
-from customers.models import Client
+from customers.choices import ContractStatus
+from customers.models import Client, Contract
 
 OPEN_TICKET_STATUSES = ("open", "in_progress", "waiting_on_customer", "waiting_on_engineering", "reopened")
 OPEN_ESCALATION_STATUSES = ("open", "in_progress")
@@ -76,6 +77,24 @@ def iso(value: Any) -> str | None:
 def money_display(amount: Decimal | float, currency: str) -> str:
     text = f"{Decimal(amount).quantize(Decimal('0.01')):,.2f}"
     return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
+def local_day(value: dt.date | dt.datetime | None) -> dt.date | None:
+    """The reporting-time-zone day of a datetime (a date is returned as is)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value, reporting_tz()).date()
+    return value
+
+
+def active_contract(client: Client) -> Contract | None:
+    """The client's active contract (the latest started when, exceptionally, there are several)."""
+    return (
+        Contract.objects.filter(client=client, status=ContractStatus.ACTIVE)
+        .order_by("-start_date", "-id")
+        .first()
+    )
 
 
 def client_get(client_id: str) -> Client:

@@ -12,6 +12,8 @@ timeline entries through :mod:`customers.audit`. Business errors are :mod:`cs_pr
 carrying the argument at fault in ``field``.
 """
 
+from customers.selectors.common import active_contract
+
 from .alerts import (
     ALERT_DUE,
     ALERT_UPDATE_FIELDS,
@@ -41,7 +43,6 @@ from .clients import (
 )
 from .common import (
     CENT,
-    active_contract,
     check_email,
     check_text,
     contract_type_for_term,

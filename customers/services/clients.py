@@ -35,11 +35,10 @@ from customers.models import (
     Contract,
     LifecycleStageHistory,
 )
-from customers.selectors.common import today
+from customers.selectors.common import active_contract, today
 
 from .common import (
     CENT,
-    active_contract,
     check_email,
     check_text,
     contract_type_for_term,

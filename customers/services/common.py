@@ -15,8 +15,8 @@ from django.core.validators import validate_email
 from django.db.models import Q
 
 from cs_project.core.errors import InvalidParameter, NotFound
-from customers.choices import ContractStatus, ContractType
-from customers.models import Client, Contract
+from customers.choices import ContractType
+from customers.models import Client
 
 logger = logging.getLogger(__name__)
 
@@ -115,14 +115,6 @@ def get_client(client_id: str, *, field_name: str = "client_id", for_update: boo
         return qs.get(client_id=client_id)
     except Client.DoesNotExist:
         raise NotFound(f"Client '{client_id}' does not exist.", field=field_name) from None
-
-
-def active_contract(client: Client) -> Contract | None:
-    return (
-        Contract.objects.filter(client=client, status=ContractStatus.ACTIVE)
-        .order_by("-start_date", "-id")
-        .first()
-    )
 
 
 def resolve_staff_user(value: str, *, field_name: str):

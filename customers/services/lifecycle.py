@@ -24,9 +24,10 @@ from customers.choices import (
     TimelineEventType,
 )
 from customers.models import Alert, ArrMovement, AuditEvent, Client, LifecycleStageHistory
+from customers.selectors.common import active_contract
 
 from .alerts import alert_close_apply
-from .common import active_contract, get_client
+from .common import get_client
 from .cross_app import renewals_close_lost, retention_campaigns_close_churned
 
 

@@ -1,0 +1,64 @@
+"""What the other apps publish for the 360° overview (TOOLS §1.2): one ``client_summary`` per app.
+
+The apps depend on customers, never the reverse, so customers cannot import them. Instead each app registers its
+``<app>.selectors.client_summary`` here in its ``AppConfig.ready()`` and ``get_client_overview`` composes what
+the registered providers return. A provider reads its own app's models by their real fields: a renamed field
+breaks that app's test, not a number in the overview.
+
+A provider is called as ``client_summary(client=<Client>, as_of=<date>)`` and returns a ``ClientSummary``:
+
+- ``blocks``: values placed under ``client_overview`` — a dict value is merged key by key into the block of
+  that name (several apps fill ``support``), a list is appended, anything else is set;
+- ``result``: top-level keys of the tool result the app owns (health: ``health_components``, ``explanation``,
+  ``churn_prediction``);
+- ``facts``: inputs of the overview's findings (RULES §18) that are not published as such;
+- ``data_gaps``: RULES §15.2 entries, ``field`` the dotted path in the tool result
+  (``client_overview.support.open_tickets``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol, TypedDict
+
+from customers.models import Client
+
+
+class ClientSummary(TypedDict):
+    blocks: dict[str, Any]
+    result: dict[str, Any]
+    facts: dict[str, Any]
+    data_gaps: list[dict[str, str]]
+
+
+class SummaryProvider(Protocol):
+    def __call__(self, *, client: Client, as_of: dt.date) -> ClientSummary: ...
+
+
+_PROVIDERS: dict[str, SummaryProvider] = {}
+
+
+def register_summary(app_label: str, provider: SummaryProvider) -> None:
+    """Called once per app from ``AppConfig.ready()``; registering again replaces (ready() may run twice)."""
+    _PROVIDERS[app_label] = provider
+
+
+def summary_providers() -> dict[str, SummaryProvider]:
+    """The registered providers by app label."""
+    return dict(_PROVIDERS)
+
+
+def summary(
+    *,
+    blocks: dict[str, Any] | None = None,
+    result: dict[str, Any] | None = None,
+    facts: dict[str, Any] | None = None,
+    data_gaps: list[dict[str, str]] | None = None,
+) -> ClientSummary:
+    """A ``ClientSummary`` with every part present (providers fill what they own)."""
+    return {
+        "blocks": blocks or {},
+        "result": result or {},
+        "facts": facts or {},
+        "data_gaps": data_gaps or [],
+    }
