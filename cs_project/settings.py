@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "support",
     "expansion",
     "feedback",
+    "cs_project.demo",
 ]
 
 MIDDLEWARE = [
