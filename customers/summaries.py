@@ -1,4 +1,5 @@
-"""What the other apps publish for the 360° overview (TOOLS §1.2): one ``client_summary`` per app.
+"""What the other apps publish for customers' read tools: one ``client_summary`` per app for the 360° overview
+(TOOLS §1.2), and ``client_list_columns`` where an app fills columns of ``list_clients`` (TOOLS §1.4).
 
 The apps depend on customers, never the reverse, so customers cannot import them. Instead each app registers its
 ``<app>.selectors.client_summary`` here in its ``AppConfig.ready()`` and ``get_client_overview`` composes what
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Protocol, TypedDict
+
+from django.db.models import QuerySet
 
 from customers.models import Client
 
@@ -62,3 +65,32 @@ def summary(
         "facts": facts or {},
         "data_gaps": data_gaps or [],
     }
+
+
+# --- list_clients columns ------------------------------------------------------------------------------------
+
+
+class ListColumns(TypedDict):
+    """``rows``: client pk → {column: value} for the clients of the page; ``totals``: ``summary`` keys over the
+    whole filtered set; ``data_gaps``: paths ``clients[<index in page>].<column>`` / ``summary.<key>``."""
+
+    rows: dict[int, dict[str, Any]]
+    totals: dict[str, Any]
+    data_gaps: list[dict[str, str]]
+
+
+class ListColumnsProvider(Protocol):
+    def __call__(self, *, clients: QuerySet[Client], page: list[Client], as_of: dt.date) -> ListColumns: ...
+
+
+_LIST_PROVIDERS: dict[str, ListColumnsProvider] = {}
+
+
+def register_list_columns(app_label: str, provider: ListColumnsProvider) -> None:
+    """Called from ``AppConfig.ready()`` by an app that fills ``list_clients`` columns (set-based: a constant
+    number of queries for any page size)."""
+    _LIST_PROVIDERS[app_label] = provider
+
+
+def list_column_providers() -> dict[str, ListColumnsProvider]:
+    return dict(_LIST_PROVIDERS)

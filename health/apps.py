@@ -20,11 +20,12 @@ class HealthConfig(AppConfig):
 
     def ready(self) -> None:
         """Publish what the client overview may read of this app; install the beat schedule after migrate."""
-        from customers.summaries import register_summary
+        from customers.summaries import register_list_columns, register_summary
 
-        from .selectors import client_summary
+        from .selectors import client_list_columns, client_summary
 
         register_summary(self.label, client_summary)
+        register_list_columns(self.label, client_list_columns)
         post_migrate.connect(
             _install_beat_schedules, sender=self, dispatch_uid="health.install_beat_schedules"
         )

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Max
+from django.db.models import Count, Max
 
 from customers.selectors.common import active_contract, gap
-from customers.summaries import ClientSummary, summary
+from customers.summaries import ClientSummary, ListColumns, summary
 
 from .models import ChurnPrediction, ClientMilestone, HealthSnapshot, UserActivityDaily, ValueTier
 from .rollups import ensure_fresh
@@ -210,3 +210,44 @@ def client_summary(*, client, as_of: dt.date) -> ClientSummary:
         },
         data_gaps=gaps,
     )
+
+
+def client_list_columns(*, clients, page: list, as_of: dt.date) -> ListColumns:
+    """``list_clients`` column ``active_users`` (MAU: distinct users with a counting event in the last 30 days,
+    null for a client without any usage data) and ``summary.total_active_users`` over the whole filtered set."""
+    start = as_of - dt.timedelta(days=29)
+    ids = [c.pk for c in page]
+    with_usage = set(
+        UserActivityDaily.objects.filter(client_id__in=ids)
+        .order_by()
+        .values_list("client_id", flat=True)
+        .distinct()
+    )
+    mau = dict(
+        UserActivityDaily.objects.filter(
+            client_id__in=ids, date__gte=start, date__lte=as_of, counting_events__gt=0
+        )
+        .order_by()
+        .values("client_id")
+        .annotate(n=Count("user_id", distinct=True))
+        .values_list("client_id", "n")
+    )
+    gaps = [
+        gap(f"clients[{index}].active_users", "no_usage_events", f"No usage data for {c.client_id}.")
+        for index, c in enumerate(page)
+        if c.pk not in with_usage
+    ]
+    set_usage = UserActivityDaily.objects.filter(client__in=clients.values("pk"))
+    total = None
+    if set_usage.exists():
+        total = (
+            set_usage.filter(date__gte=start, date__lte=as_of, counting_events__gt=0)
+            .values("client_id", "user_id")
+            .distinct()
+            .count()
+        )
+    return {
+        "rows": {c.pk: {"active_users": mau.get(c.pk, 0) if c.pk in with_usage else None} for c in page},
+        "totals": {"total_active_users": total},
+        "data_gaps": gaps,
+    }

@@ -8,8 +8,9 @@ class SupportConfig(AppConfig):
 
     def ready(self) -> None:
         """Publish what the client overview may read of this app (customers.summaries)."""
-        from customers.summaries import register_summary
+        from customers.summaries import register_list_columns, register_summary
 
-        from .selectors import client_summary
+        from .selectors import client_list_columns, client_summary
 
         register_summary(self.label, client_summary)
+        register_list_columns(self.label, client_list_columns)

@@ -1,6 +1,5 @@
-"""Shared read helpers of the customers app: dates in the reporting time zone, JSON number shapes, data gaps,
-the client columns every core tool returns, and the lookups of other apps' rows the list and register payloads
-still need."""
+"""Shared read helpers of the customers app (also used by the other apps' published selectors): dates in the
+reporting time zone, JSON number shapes, data gaps, the client columns every core tool returns."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -17,31 +15,14 @@ from cs_project.core.errors import NotFound
 from customers.choices import ContractStatus
 from customers.models import Client, Contract
 
+# Copies of support.choices.OPEN_TICKET_STATUSES (read by health.churn_model) and expansion.choices.
+# OPEN_RENEWAL_STATUSES (services.cross_app): customers cannot import the apps that depend on it.
 OPEN_TICKET_STATUSES = ("open", "in_progress", "waiting_on_customer", "waiting_on_engineering", "reopened")
-OPEN_ESCALATION_STATUSES = ("open", "in_progress")
 OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
-OPEN_EXPANSION_STAGES = ("identified", "qualified", "proposal", "negotiation")
 EBR_CADENCE_TIERS = ("strategic", "enterprise", "professional", "standard")
 
 
 # --- shared helpers --------------------------------------------------------------------------------------
-
-
-def other_model(app_label: str, model_name: str):
-    """A model of an app written in parallel, or None while it does not exist (yet) in this deployment."""
-    if not apps.is_installed(app_label):
-        return None
-    try:
-        return apps.get_model(app_label, model_name)
-    except LookupError:
-        return None
-
-
-def has_fields(model, *names: str) -> bool:
-    if model is None:
-        return False
-    concrete = {f.name for f in model._meta.get_fields()}
-    return all(name in concrete for name in names)
 
 
 def reporting_tz() -> ZoneInfo:
@@ -134,44 +115,3 @@ def client_fields(client: Client) -> dict[str, Any]:
         "created_at": iso(client.created_at),
         "updated_at": iso(client.updated_at),
     }
-
-
-def _usage_model():
-    model = other_model("health", "UserActivityDaily")
-    return model if has_fields(model, "client", "user_id", "date", "counting_events") else None
-
-
-def _ticket_model():
-    model = other_model("support", "Ticket")
-    return model if has_fields(model, "client", "status") else None
-
-
-def _ensure_usage_fresh(client: Client) -> None:
-    """RULES §3.3: a reader of one client's roll-ups first rebuilds that client's pending dates."""
-    try:
-        from health.rollups import ensure_fresh
-    except ImportError:
-        return
-    ensure_fresh([client.pk])
-
-
-def client_has_usage(client: Client) -> bool | None:
-    """True/False when usage roll-ups exist in this deployment; None when the source is unavailable."""
-    model = _usage_model()
-    if model is None:
-        return None
-    return model.objects.filter(client=client).exists()
-
-
-def client_has_onboarding_plan(client: Client) -> bool | None:
-    model = other_model("onboarding", "OnboardingPlan")
-    if not has_fields(model, "client"):
-        return None
-    return model.objects.filter(client=client).exists()
-
-
-def open_tickets_count(client: Client) -> int | None:
-    model = _ticket_model()
-    if model is None:
-        return None
-    return model.objects.filter(client=client, status__in=OPEN_TICKET_STATUSES).count()

@@ -5,14 +5,50 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, IntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Avg, Count, QuerySet, Sum
 
 from cs_project.core.errors import InvalidParameter
 from customers.filters import ClientFilter
 from customers.models import Client
+from customers.summaries import list_column_providers
 
-from .common import OPEN_TICKET_STATUSES, _ticket_model, _usage_model, days_until_renewal, gap, money, today
+from .common import days_until_renewal, gap, money, today
+
+#: The ``list_clients`` columns and totals other apps fill (TOOLS §1.4), by app; null with a gap without them.
+COLUMN_OWNERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "health": (("active_users",), ("total_active_users",)),
+    "support": (("support_tickets_open",), ()),
+}
+
+
+def _app_columns(
+    *, clients: QuerySet[Client], page: list[Client], as_of: dt.date
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any], list[dict[str, str]]]:
+    """The columns of the page and the set totals the registered apps provide (``customers.summaries``)."""
+    providers = list_column_providers()
+    columns: dict[int, dict[str, Any]] = {
+        c.pk: {name: None for names, _ in COLUMN_OWNERS.values() for name in names} for c in page
+    }
+    totals: dict[str, Any] = {name: None for _, names in COLUMN_OWNERS.values() for name in names}
+    gaps: list[dict[str, str]] = []
+    for app_label in sorted(set(providers) | set(COLUMN_OWNERS)):
+        provider = providers.get(app_label)
+        if provider is None:
+            detail = f"The {app_label} app publishes no list columns here."
+            names, total_names = COLUMN_OWNERS[app_label]
+            gaps.extend(
+                gap(f"clients[{index}].{name}", "not_applicable", detail)
+                for index in range(len(page))
+                for name in names
+            )
+            gaps.extend(gap(f"summary.{name}", "not_applicable", detail) for name in total_names if page)
+            continue
+        part = provider(clients=clients, page=page, as_of=as_of)
+        for pk, values in part["rows"].items():
+            columns[pk].update(values)
+        totals.update(part["totals"])
+        gaps.extend(part["data_gaps"])
+    return columns, totals, gaps
 
 
 def client_list(
@@ -29,7 +65,6 @@ def client_list(
     if health_score_min is not None and health_score_max is not None and health_score_min > health_score_max:
         raise InvalidParameter("'health_score_max' must be ≥ 'health_score_min'.", field="health_score_max")
     as_of = as_of or today()
-    window_start = as_of - dt.timedelta(days=29)
     filters = {
         "tier": tier,
         "lifecycle_stage": lifecycle_stage,
@@ -45,65 +80,13 @@ def client_list(
     qs = filterset.qs
 
     totals = qs.aggregate(total=Count("id"), avg=Avg("health_score"), arr=Sum("contract_value"))
-    page = qs.select_related("csm_assigned").order_by("client_name", "client_id")
-    usage = _usage_model()
-    tickets = _ticket_model()
-    gaps: list[dict[str, str]] = []
-    total_active_users: int | None = None
-    if usage is not None:
-        mau = (
-            usage.objects.filter(
-                client=OuterRef("pk"), date__gte=window_start, date__lte=as_of, counting_events__gt=0
-            )
-            .order_by()
-            .values("client")
-            .annotate(n=Count("user_id", distinct=True))
-            .values("n")[:1]
-        )
-        page = page.annotate(
-            has_usage=Exists(usage.objects.filter(client=OuterRef("pk"))),
-            mau=Coalesce(Subquery(mau, output_field=IntegerField()), 0),
-        )
-        set_usage = usage.objects.filter(client__in=qs.values("pk"))
-        if set_usage.exists():
-            total_active_users = (
-                set_usage.filter(date__gte=window_start, date__lte=as_of, counting_events__gt=0)
-                .values("client_id", "user_id")
-                .distinct()
-                .count()
-            )
-    if tickets is not None:
-        open_count = (
-            tickets.objects.filter(client=OuterRef("pk"), status__in=OPEN_TICKET_STATUSES)
-            .order_by()
-            .values("client")
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
-        )
-        page = page.annotate(open_tickets=Coalesce(Subquery(open_count, output_field=IntegerField()), 0))
+    page = list(
+        qs.select_related("csm_assigned").order_by("client_name", "client_id")[offset : offset + limit]
+    )
+    columns, set_totals, gaps = _app_columns(clients=qs, page=page, as_of=as_of)
 
     rows = []
-    for index, client in enumerate(page[offset : offset + limit]):
-        active_users = None
-        if usage is not None and client.has_usage:
-            active_users = client.mau
-        else:
-            gaps.append(
-                gap(
-                    f"clients[{index}].active_users",
-                    "no_usage_events",
-                    f"No usage data for {client.client_id}.",
-                )
-            )
-        open_tickets = getattr(client, "open_tickets", None)
-        if tickets is None:
-            gaps.append(
-                gap(
-                    f"clients[{index}].support_tickets_open",
-                    "not_applicable",
-                    "Ticket data is not available.",
-                )
-            )
+    for index, client in enumerate(page):
         renewal_days = days_until_renewal(client, as_of)
         if renewal_days is None:
             gaps.append(gap(f"clients[{index}].days_until_renewal", "no_contract", "No contract end date."))
@@ -120,8 +103,7 @@ def client_list(
                 "contract_value": money(client.contract_value),
                 "days_until_renewal": renewal_days,
                 "csm_assigned": client.csm_assigned.get_username() if client.csm_assigned_id else None,
-                "active_users": active_users,
-                "support_tickets_open": open_tickets,
+                **columns[client.pk],
             }
         )
     total = totals["total"]
@@ -130,7 +112,8 @@ def client_list(
         gaps.append(
             gap("summary.average_health_score", "no_score", "No client of the set has a health score.")
         )
-    if total_active_users is None and total:
+    total_active_users = set_totals["total_active_users"]
+    if total_active_users is None and total and "health" in list_column_providers():
         gaps.append(
             gap("summary.total_active_users", "no_usage_events", "No usage data for the filtered set.")
         )

@@ -1,4 +1,8 @@
-"""The operational part of the ``register_client`` payload and the CORE-01…04 next steps of one client."""
+"""The operational part of the ``register_client`` payload and the CORE-01…04 next steps of a new client.
+
+A client registered in this call cannot have rows in other apps yet (they all reference the client row), so
+its operational figures are known without reading them: no usage, no survey, no ticket, no onboarding plan.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,14 @@ from typing import Any
 from customers import rules
 from customers.models import Client, Contract
 
-from .common import client_fields, client_has_onboarding_plan, client_has_usage, gap, open_tickets_count
+from .common import client_fields, gap
 
 
 def client_record(
     client: Client, *, contract: Contract | None, gaps: list[dict], prefix: str
 ) -> dict[str, Any]:
-    """``client_record`` of ``register_client``: the client fields plus its first operational figures."""
+    """``client_record`` of ``register_client``: the client fields plus its first operational figures (TOOLS §1.1:
+    seats when known; active users, adoption and satisfaction null with gaps; open tickets 0)."""
     record = client_fields(client)
     seats = contract.included_users if contract is not None else None
     record["users_provisioned"] = seats
@@ -25,8 +30,7 @@ def client_record(
     gaps.append(
         gap(f"{prefix}.feature_adoption_rate", "no_usage_events", "No usage event has been received yet.")
     )
-    tickets = open_tickets_count(client)
-    record["support_tickets_open"] = tickets if tickets is not None else 0
+    record["support_tickets_open"] = 0  # TOOLS §1.1: 0 for a new client
     record["satisfaction_score"] = None
     gaps.append(gap(f"{prefix}.satisfaction_score", "no_survey_responses", "No survey response yet."))
     if client.health_score is None:
@@ -37,14 +41,15 @@ def client_record(
 
 
 def client_next_steps(client: Client) -> list[dict[str, Any]]:
-    """CORE-01…04 for one client."""
+    """CORE-01…04 for a client registered in this call (no onboarding plan and no usage event can exist yet; the
+    overview evaluates the same rules for any client from the apps' summaries)."""
     return rules.sort_findings(
         rules.core_findings(
             client_name=client.client_name,
             lifecycle_stage=client.lifecycle_stage,
-            has_onboarding_plan=client_has_onboarding_plan(client),
+            has_onboarding_plan=False,
             csm_assigned=client.csm_assigned.get_username() if client.csm_assigned_id else None,
             primary_contact_email=client.primary_contact_email,
-            has_usage_events=client_has_usage(client),
+            has_usage_events=False,
         )
     )

@@ -1,7 +1,8 @@
 """Side effects of account changes on the renewals and retention campaigns of the client (RULES §7.1, §12.3).
 
-These rows belong to the expansion and retention apps; until those apps publish services for them, the models
-are looked up by label and skipped when absent (``other_model``).
+These rows belong to the expansion and retention apps, which depend on customers; until they subscribe to the
+account changes themselves (a hook registered in their ``ready()``, like ``customers.summaries``), the models are
+looked up by label here and skipped when absent (``other_model``) — the one place left in customers that does.
 """
 
 from __future__ import annotations
@@ -10,10 +11,30 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
+
 from cs_project.core.context import Actor
 from customers.audit import audit_record
 from customers.models import Client
-from customers.selectors.common import OPEN_RENEWAL_STATUSES, has_fields, other_model
+from customers.selectors.common import OPEN_RENEWAL_STATUSES
+
+
+def other_model(app_label: str, model_name: str):
+    """A model of an app written in parallel, or None while it does not exist (yet) in this deployment."""
+    if not apps.is_installed(app_label):
+        return None
+    try:
+        return apps.get_model(app_label, model_name)
+    except LookupError:
+        return None
+
+
+def has_fields(model, *names: str) -> bool:
+    """True when ``model`` exists and has every named field."""
+    if model is None:
+        return False
+    concrete = {f.name for f in model._meta.get_fields()}
+    return all(name in concrete for name in names)
 
 
 def _cancel_renewal_reminders(renewal, now) -> None:

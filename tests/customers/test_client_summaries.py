@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from communication import selectors as communication_selectors
 from customers import summaries
-from customers.models import Contact
+from customers.models import Client, Contact
 from expansion import selectors as expansion_selectors
 from feedback import selectors as feedback_selectors
 from health import selectors as health_selectors
-from health.models import AdoptionFramework, ChurnPrediction, ClientMilestone
+from health.models import AdoptionFramework, ChurnPrediction, ClientMilestone, UserActivityDaily
 from onboarding import selectors as onboarding_selectors
 from retention import selectors as retention_selectors
 from support import selectors as support_selectors
@@ -325,3 +325,62 @@ def test_overview_without_a_provider_leaves_its_paths_null_with_gaps(tool, monke
     gaps = {g["field"]: g["reason"] for g in result["data_gaps"]}
     assert gaps["client_overview.support.open_tickets"] == "not_applicable"
     assert gaps["client_overview.support.sla_breaches_30d"] == "not_applicable"
+
+
+# --- list_clients columns ------------------------------------------------------------------------------------
+
+
+def test_list_columns_providers_are_registered():
+    assert set(summaries.list_column_providers()) == {"health", "support"}
+
+
+def test_support_list_columns_open_tickets_per_client():
+    busy, quiet = ClientFactory(), ClientFactory()
+    TicketFactory(client=busy, status="open")
+    TicketFactory(client=busy, status="waiting_on_customer")
+    TicketFactory(client=busy, status="closed")
+    part = support_selectors.client_list_columns(
+        clients=Client.objects.all(), page=[busy, quiet], as_of=AS_OF
+    )
+    assert part == {
+        "rows": {busy.pk: {"support_tickets_open": 2}, quiet.pk: {"support_tickets_open": 0}},
+        "totals": {},
+        "data_gaps": [],
+    }
+
+
+def test_health_list_columns_mau_and_set_total():
+    active, idle, unseen = (
+        ClientFactory(client_id="a"),
+        ClientFactory(client_id="i"),
+        ClientFactory(client_id="u"),
+    )
+    for user, days_ago in [("u1", 0), ("u1", 3), ("u2", 29), ("u3", 30)]:
+        UserActivityDaily.objects.create(
+            client=active, user_id=user, date=AS_OF - dt.timedelta(days=days_ago), counting_events=1
+        )
+    UserActivityDaily.objects.create(
+        client=idle, user_id="x", date=AS_OF - dt.timedelta(days=45), counting_events=1
+    )
+    part = health_selectors.client_list_columns(
+        clients=Client.objects.all(), page=[active, idle, unseen], as_of=AS_OF
+    )
+    assert part["rows"] == {
+        active.pk: {"active_users": 2},  # u1, u2 in the 30 days ending AS_OF; u3 is day 31
+        idle.pk: {"active_users": 0},
+        unseen.pk: {"active_users": None},
+    }
+    assert part["totals"] == {"total_active_users": 2}
+    assert [(g["field"], g["reason"]) for g in part["data_gaps"]] == [
+        ("clients[2].active_users", "no_usage_events")
+    ]
+
+
+def test_list_without_a_provider_leaves_its_columns_null_with_gaps(tool, monkeypatch):
+    ClientFactory(client_id="solo")
+    providers = {k: v for k, v in summaries.list_column_providers().items() if k != "support"}
+    monkeypatch.setattr(summaries, "_LIST_PROVIDERS", providers)
+    result = tool("list_clients", {})
+    assert result["clients"][0]["support_tickets_open"] is None
+    gaps = {g["field"]: g["reason"] for g in result["data_gaps"]}
+    assert gaps["clients[0].support_tickets_open"] == "not_applicable"
