@@ -85,6 +85,7 @@ def first_value(*, client) -> ClientMilestone | None:
 
 
 def _churn_prediction(client) -> dict[str, Any] | None:
+    """The latest stored prediction with the keys of ``calculate_health_score``'s ``churn_prediction`` (TOOLS §3.2)."""
     row = (
         ChurnPrediction.objects.select_related("model")
         .filter(client=client, probability__isnull=False)
@@ -101,9 +102,8 @@ def _churn_prediction(client) -> dict[str, Any] | None:
         "horizon_days": row.horizon_days,
         "drivers": row.drivers,
         "predicted_churn_date": row.predicted_churn_date.isoformat() if row.predicted_churn_date else None,
-        "data_coverage": row.data_coverage,
+        "data_coverage": None if row.data_coverage is None else round(row.data_coverage, 4),
         "model_metrics": dict(row.model.metrics or {}) if row.model_id else None,
-        "as_of": row.as_of.isoformat(),
     }
 
 
@@ -194,8 +194,13 @@ def client_summary(*, client, as_of: dt.date) -> ClientSummary:
     churn = _churn_prediction(client)
     if churn is None:
         gaps.append(gap("churn_prediction", "no_score", "No stored churn prediction."))
-    elif churn["model_metrics"] is None:
-        gaps.append(gap("churn_prediction.model_metrics", "not_applicable", "No trained model was used."))
+    else:
+        if churn["horizon_days"] is None:
+            gaps.append(
+                gap("churn_prediction.horizon_days", "not_applicable", "The heuristic has no horizon.")
+            )
+        if churn["model_metrics"] is None:
+            gaps.append(gap("churn_prediction.model_metrics", "not_applicable", "No trained model was used."))
     return summary(
         blocks={"product_usage": usage},
         result={"health_components": components, "explanation": explanation, "churn_prediction": churn},

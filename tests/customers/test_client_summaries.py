@@ -296,7 +296,6 @@ def test_health_summary_churn_prediction_uses_the_calculate_health_score_keys():
         "predicted_churn_date": None,
         "data_coverage": 0.8,
         "model_metrics": None,
-        "as_of": "2026-06-01",
     }
     assert (part["facts"]["churn_level"], part["facts"]["churn_probability"]) == ("high", 0.6123)
     gaps = {g["field"]: g["reason"] for g in part["data_gaps"]}
