@@ -1,5 +1,6 @@
-"""What the other apps publish for customers' read tools: one ``client_summary`` per app for the 360° overview
-(TOOLS §1.2), and ``client_list_columns`` where an app fills columns of ``list_clients`` (TOOLS §1.4).
+"""What the other apps publish for customers: one ``client_summary`` per app for the 360° overview (TOOLS §1.2),
+``client_list_columns`` where an app fills columns of ``list_clients`` (TOOLS §1.4), and the value-tier band of
+an ARR (RULES §6.1, health's ``ValueTier`` table) that registration and updates store on the client.
 
 The apps depend on customers, never the reverse, so customers cannot import them. Instead each app registers its
 ``<app>.selectors.client_summary`` here in its ``AppConfig.ready()`` and ``get_client_overview`` composes what
@@ -20,6 +21,8 @@ A provider is called as ``client_summary(client=<Client>, as_of=<date>)`` and re
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Protocol, TypedDict
 
 from django.db.models import QuerySet
@@ -94,3 +97,18 @@ def register_list_columns(app_label: str, provider: ListColumnsProvider) -> None
 
 def list_column_providers() -> dict[str, ListColumnsProvider]:
     return dict(_LIST_PROVIDERS)
+
+
+# --- value tier of an ARR ------------------------------------------------------------------------------------
+
+_VALUE_TIER: list[Callable[[Decimal | float | int], str]] = []
+
+
+def register_value_tier(lookup: Callable[[Decimal | float | int], str]) -> None:
+    """Called by the app owning the value-tier table (health) from ``AppConfig.ready()``."""
+    _VALUE_TIER[:] = [lookup]
+
+
+def value_tier_for_arr(arr: Decimal | float | int) -> str | None:
+    """The RULES §6.1 band of an ARR, or None when no app publishes the value-tier table in this deployment."""
+    return _VALUE_TIER[0](arr) if _VALUE_TIER else None

@@ -17,6 +17,7 @@ from django.db.models import Q
 from cs_project.core.errors import InvalidParameter, NotFound
 from customers.choices import ContractType
 from customers.models import Client
+from customers.summaries import value_tier_for_arr
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +28,12 @@ CENT = Decimal("0.01")
 
 
 def value_tier_for(arr: Decimal | float | int) -> str | None:
-    """RULES §6.1 band of an ARR, from the health app's ``ValueTier`` table (its one home)."""
-    try:
-        from health.selectors import value_tier_for_arr
-    except ImportError:
-        logger.warning("health.selectors.value_tier_for_arr is not available; value_tier left unchanged")
-        return None
-    return value_tier_for_arr(arr)
+    """RULES §6.1 band of an ARR, from the health app's ``ValueTier`` table (its one home), which health publishes
+    through ``customers.summaries`` (customers does not import the apps that depend on it)."""
+    tier = value_tier_for_arr(arr)
+    if tier is None:
+        logger.warning("no app publishes the value-tier table; value_tier left unchanged")
+    return tier
 
 
 def to_money(value: Any, *, field_name: str) -> Decimal:
