@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "support",
     "expansion",
     "feedback",
+    "cs_project.demo",
 ]
 
 MIDDLEWARE = [

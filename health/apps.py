@@ -19,6 +19,14 @@ class HealthConfig(AppConfig):
     verbose_name = "Health"
 
     def ready(self) -> None:
+        """Publish what the client overview may read of this app; install the beat schedule after migrate."""
+        from customers.summaries import register_list_columns, register_summary, register_value_tier
+
+        from .selectors import client_list_columns, client_summary, value_tier_for_arr
+
+        register_summary(self.label, client_summary)
+        register_list_columns(self.label, client_list_columns)
+        register_value_tier(value_tier_for_arr)
         post_migrate.connect(
             _install_beat_schedules, sender=self, dispatch_uid="health.install_beat_schedules"
         )

@@ -561,7 +561,8 @@ def _sync_alerts(
             )
             changed.append(alert)
             retriggered += 1
-        entries.append(entry)
+        if entry is not None:  # an unchanged re-trigger is recorded by its row only (RULES §16)
+            entries.append(entry)
     for key, alert in sorted(live.items()):
         pk, alert_type, reason = key
         if key in wanted or not _managed(alert_type, reason):

@@ -359,7 +359,8 @@ def health_side_effects_bulk(
                         alert, priority=c["priority"], rule_id=c["rule_id"], evidence=c["evidence"], now=now
                     )
                     changed.append(alert)
-                entries.append(entry)
+                if entry is not None:  # an unchanged re-trigger is recorded by its row only (RULES §16)
+                    entries.append(entry)
         for (pk, reason), alert in live.items():
             if any(c["reason"] == reason for c in wanted[pk]):
                 continue

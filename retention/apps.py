@@ -5,3 +5,11 @@ class RetentionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "retention"
     verbose_name = "Retention"
+
+    def ready(self) -> None:
+        """Publish what the client overview may read of this app (customers.summaries)."""
+        from customers.summaries import register_summary
+
+        from .selectors import client_summary
+
+        register_summary(self.label, client_summary)

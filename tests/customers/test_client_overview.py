@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import ArrMovement, Contact, LifecycleStageHistory
-from health.models import HealthSnapshot, UserActivityDaily
+from health.models import ChurnPrediction, HealthSnapshot, UserActivityDaily
 from tests.retention.factories import EscalationFactory
 from tests.support.factories import TicketFactory
 
@@ -93,6 +93,17 @@ def world(staff_user):
         churn_method="churn-heuristic-v1",
         calculated_at=now,
     )
+    ChurnPrediction.objects.create(
+        client=client,
+        as_of=today,
+        probability=0.28,
+        risk_level="medium",
+        method="churn-heuristic-v1",
+        horizon_days=90,
+        drivers=[{"component": "usage", "contribution": 0.12}],
+        data_coverage=0.8,
+        created_at=now,
+    )
     return client
 
 
@@ -133,7 +144,9 @@ def test_overview_known_answer(tool, world):
         "satisfaction": None,
         "payment": 60.0,
     }
-    assert result["churn_prediction"]["churn_probability"] == 0.28
+    assert (
+        result["churn_prediction"]["probability"] == 0.28
+    )  # the key calculate_health_score uses (TOOLS §3.2)
     assert result["churn_prediction"]["risk_level"] == "medium"
     insights = result["insights"]
     assert insights["overall_status"] == "medium"

@@ -134,8 +134,10 @@ def test_alert_deduplication(actor):
     assert alert.first_triggered_at == t0 and alert.last_triggered_at == t0 + dt.timedelta(hours=8)
     assert alert.rule_id == "RSK-01"
     assert AuditEvent.objects.filter(action="customers.alert.raised").count() == 1
-    assert AuditEvent.objects.filter(action="customers.alert.updated").count() == 2
-    assert TimelineEvent.objects.filter(client=client, event_type="usage").count() == 3
+    # RULES §16 (amended): the priority change (medium → high) is recorded; the third trigger (low) changes
+    # neither priority nor status, so it only updates the row
+    assert AuditEvent.objects.filter(action="customers.alert.updated").count() == 1
+    assert TimelineEvent.objects.filter(client=client, event_type="usage").count() == 2
 
     # another reason or type is another alert
     services.alert_raise(actor=actor, client=client, type="activity", reason="usage_drop", priority="low")

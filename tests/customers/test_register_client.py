@@ -117,7 +117,7 @@ def test_contract_type_by_term(actor, days, expected):
 
 
 def test_generated_client_id(actor, monkeypatch):
-    monkeypatch.setattr(services.time, "time", lambda: 1700000000)
+    monkeypatch.setattr(services.common.time, "time", lambda: 1700000000)
     first = services.client_register(actor=actor, client_name="Acme Corp!!", company_name="A").client
     second = services.client_register(actor=actor, client_name="Acme Corp!!", company_name="A").client
     third = services.client_register(actor=actor, client_name="!!!", company_name="A").client

@@ -14,6 +14,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from tqdm import tqdm
 
+from cs_project.demo.world import GENERATORS, score_all
 from customers.choices import (
     AccountStatus,
     ArrMovementKind,
@@ -33,6 +34,7 @@ from customers.models import (
     LifecycleStageHistory,
     TimelineEvent,
 )
+from health.selectors import value_tier_for_arr
 
 BATCH = 5000
 INDUSTRIES = [
@@ -196,8 +198,6 @@ class Command(BaseCommand):
         self.quiet = opts["quiet"]
         self.counts: dict[str, int] = {}
         started = timezone.now()
-        from customers.demo_world import GENERATORS
-
         accounts = self._accounts(opts["accounts"])
         for name, generator in GENERATORS:
             phase_started = timezone.now()
@@ -209,8 +209,6 @@ class Command(BaseCommand):
             for model_name, n in written.items():
                 self.counts[model_name] = self.counts.get(model_name, 0) + n
         if not opts["no_score"]:
-            from customers.demo_world import score_all
-
             score_all(self)
         seconds = (timezone.now() - started).total_seconds()
         total = sum(self.counts.values())
@@ -236,8 +234,6 @@ class Command(BaseCommand):
         rng, as_of = self.rng, self.as_of
         now = timezone.now()
         clients, plans = [], []
-        from health.selectors import value_tier_for_arr
-
         for i in range(n):
             tier, _, (lo, hi) = _weighted(rng, [((t, w, r), w) for t, w, r in TIER_PLAN])
             stage = _weighted(rng, STAGE_WEIGHTS)
