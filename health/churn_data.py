@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from customers.choices import ContractStatus, LifecycleStage
 from customers.models import ArrMovement, Client, Contract, LifecycleStageHistory
-from customers.selectors import OPEN_TICKET_STATUSES
+from support.choices import OPEN_TICKET_STATUSES
 
 from .choices import COMPONENTS, ChurnModelStatus
 from .churn_features import (

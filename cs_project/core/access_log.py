@@ -83,7 +83,9 @@ def access_record(
         "request_id": entry.request_id,
     }
     logger.info(json.dumps(line, ensure_ascii=True), extra={"access": line})
-    with transaction.atomic():  # a savepoint when called inside a transaction: a failed insert cannot poison it
+    with (
+        transaction.atomic()
+    ):  # a savepoint when called inside a transaction: a failed insert cannot poison it
         entry.save(force_insert=True)
     return entry
 

@@ -12,7 +12,6 @@ Every number is computed from stored rows; a missing source is ``None`` with a `
 from .common import (
     EBR_CADENCE_TIERS,
     OPEN_RENEWAL_STATUSES,
-    OPEN_TICKET_STATUSES,
     active_contract,
     client_fields,
     client_get,
@@ -35,7 +34,6 @@ from .timeline import client_timeline, timeline_entry
 __all__ = [
     "EBR_CADENCE_TIERS",
     "OPEN_RENEWAL_STATUSES",
-    "OPEN_TICKET_STATUSES",
     "active_contract",
     "client_fields",
     "client_get",

@@ -15,9 +15,8 @@ from cs_project.core.errors import NotFound
 from customers.choices import ContractStatus
 from customers.models import Client, Contract
 
-# Copies of support.choices.OPEN_TICKET_STATUSES (read by health.churn_model) and expansion.choices.
-# OPEN_RENEWAL_STATUSES (services.cross_app): customers cannot import the apps that depend on it.
-OPEN_TICKET_STATUSES = ("open", "in_progress", "waiting_on_customer", "waiting_on_engineering", "reopened")
+# A copy of expansion.choices.OPEN_RENEWAL_STATUSES (services.cross_app): customers cannot import the apps that
+# depend on it.
 OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
 EBR_CADENCE_TIERS = ("strategic", "enterprise", "professional", "standard")
 
