@@ -23,7 +23,7 @@ from rest_framework.views import APIView, set_rollback
 
 from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
 from .errors import HTTP_STATUS, ErrorCode, ToolError
-from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool
+from .registry import ToolSpec, all_tools, execute_tool, get_tool
 
 logger = logging.getLogger("cs.api")
 
@@ -174,7 +174,7 @@ def tool_description(spec: ToolSpec) -> dict[str, Any]:
         "category": spec.category,
         "annotations": spec.annotations(),
         "input_schema": spec.input_schema(),
-        "output_schema": OUTPUT_SCHEMA,
+        "output_schema": spec.output_schema(),
         "permission": spec.permission,
         "scope": spec.scope,
     }

@@ -27,7 +27,7 @@ from rest_framework.permissions import IsAuthenticated
 from .api import LimitedJSONParser
 from .auth import BearerTokenAuthentication, TokenRateThrottle, token_scopes
 from .errors import InternalError
-from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, load_tools
+from .registry import ToolSpec, all_tools, execute_tool, load_tools
 
 logger = logging.getLogger("cs.mcp")
 
@@ -95,7 +95,7 @@ def _add(spec: ToolSpec) -> None:
     )
     mcp_tool.fn_metadata = EnvelopeFuncMetadata(
         arg_model=mcp_tool.fn_metadata.arg_model,
-        output_schema=OUTPUT_SCHEMA,
+        output_schema=spec.output_schema(),
         tool_name=spec.name,
     )
     mcp_tool.__dict__.pop("output_schema", None)  # drop a cached value computed from the placeholder
