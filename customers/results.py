@@ -50,9 +50,9 @@ class ChurnPredictionSummary(TypedDict):
     probability: float | None
     risk_level: RiskLevel | None
     method: str
-    calibrated: NotRequired[bool]
+    calibrated: NotRequired[bool | None]
     horizon_days: NotRequired[int | None]
-    drivers: list[ChurnDriver]
+    drivers: list[ChurnDriver] | None
     predicted_churn_date: str | None
     as_of: NotRequired[str]
 
