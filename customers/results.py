@@ -54,6 +54,8 @@ class ChurnPredictionSummary(TypedDict):
     horizon_days: NotRequired[int | None]
     drivers: list[ChurnDriver] | None
     predicted_churn_date: str | None
+    data_coverage: NotRequired[float | None]
+    model_metrics: NotRequired[dict[str, Any] | None]
     as_of: NotRequired[str]
 
 
