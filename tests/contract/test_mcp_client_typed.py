@@ -2,13 +2,26 @@
 result passes that check end to end (a precise schema that real results break would make the SDK raise)."""
 
 import anyio
+import httpx
 import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.core.helpers import make_token
-from tests.e2e.test_mcp_client import _session_run
 from tests.harness import APPS, demo_world, user_with_app_perms
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+TIMEOUT = 30
+
+
+async def _session_run(url: str, token: str, body):
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(TIMEOUT)) as http:
+        async with streamable_http_client(url, http_client=http) as (read, write, _session_id):
+            async with ClientSession(read, write) as session:
+                with anyio.fail_after(TIMEOUT):
+                    return await body(session)
 
 
 def test_official_client_accepts_typed_results(live_server, django_user_model):
