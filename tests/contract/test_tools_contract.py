@@ -242,3 +242,29 @@ def test_known_deviations_are_still_needed(spec):
     for name, tool in tools.items():
         found |= set(param_differences(spec[name], tool)) | set(result_differences(spec[name], tool))
     assert KNOWN_DEVIATIONS - found == set(), "fixed: remove these entries from KNOWN_DEVIATIONS"
+
+
+def test_a_drifted_declaration_is_caught(spec):
+    """The comparison is not vacuous: a changed default, enum, range, requirement or result key is reported."""
+    import copy
+
+    drifted = copy.deepcopy(spec["list_clients"])
+    drifted.params["limit"].default = 51
+    drifted.params["limit"].maximum = 500
+    drifted.params["tier_filter"].enum = {"starter", "standard"}
+    drifted.params["offset"].required = True
+    drifted.params["page"] = copy.deepcopy(drifted.params["offset"])
+    drifted.returns = [drifted.returns[0] - {"summary"} | {"totals"}]
+    tool = registered()["list_clients"]
+    kinds = {(kind, detail.split(":")[0]) for _, kind, detail in param_differences(drifted, tool)}
+    assert kinds == {
+        ("default", "limit"),
+        ("maximum", "limit"),
+        ("enum", "tier_filter"),
+        ("required", "offset"),
+        ("missing parameter", "page"),
+    }
+    assert set(result_differences(drifted, tool)) == {
+        ("list_clients", "missing result key", "totals"),
+        ("list_clients", "extra result key", "summary"),
+    }
