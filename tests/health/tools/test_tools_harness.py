@@ -2,8 +2,12 @@
 
 import datetime as dt
 
+import pytest
+
+from cs_project.core.registry import execute_tool, get_tool
+from cs_project.core.results import result_errors
 from health.segmentation import today
-from tests.harness import ToolContractTests
+from tests.harness import ToolContractTests, demo_world
 
 
 class TestTrackUsageEngagement(ToolContractTests):
@@ -181,3 +185,79 @@ class TestGenerateAtRiskReport(ToolContractTests):
 
     def arguments(self, world):
         return {"report_type": "at_risk"}
+
+
+VARIANTS = {
+    "usage_without_options": (
+        "track_usage_engagement",
+        lambda w: {
+            **TestTrackUsageEngagement().arguments(w),
+            "granularity": "weekly",
+            "include_feature_breakdown": False,
+            "include_user_segmentation": False,
+            "benchmark_comparison": False,
+        },
+    ),
+    "score_without_predictions": (
+        "calculate_health_score",
+        lambda w: {"client_id": w["client_id"], "include_predictions": False},
+    ),
+    "score_preview_custom_weights": (
+        "calculate_health_score",
+        lambda w: {
+            "client_id": w["client_id"],
+            "scoring_model": "custom",
+            "component_weights": {
+                "usage_weight": 0.2,
+                "engagement_weight": 0.2,
+                "support_weight": 0.2,
+                "satisfaction_weight": 0.2,
+                "payment_weight": 0.2,
+            },
+        },
+    ),
+    "adoption_without_options": (
+        "track_feature_adoption",
+        lambda w: {"include_user_personas": False, "optimization_recommendations": False},
+    ),
+    "lifecycle_without_options": (
+        "manage_lifecycle_stages",
+        lambda w: {"include_transitions": False, "intervention_planning": False, "automation_rules": False},
+    ),
+    "milestones_of_one_client": ("track_adoption_milestones", lambda w: {"client_id": w["client_id"]}),
+    "tiers_without_options": (
+        "segment_by_value_tier",
+        lambda w: {
+            "segmentation_criteria": {"primary_dimension": "arr"},
+            "service_level_mapping": False,
+            "vip_identification": False,
+            "resource_planning": False,
+        },
+    ),
+    "patterns_of_one_client": (
+        "analyze_engagement_patterns",
+        lambda w: {
+            "analysis_scope": "individual",
+            "scope_filter": {"client_id": w["client_id"]},
+            "anomaly_detection": False,
+            "predictive_insights": False,
+        },
+    ),
+    "trends_of_one_client": ("analyze_health_trends", lambda w: {"client_id": w["client_id"]}),
+    "trends_by_tier": ("analyze_health_trends", lambda w: {"segment_by": "tier", "granularity": "daily"}),
+    "account_report_markdown": (
+        "generate_health_reports",
+        lambda w: {"report_type": "account", "client_id": w["client_id"], "format": "markdown"},
+    ),
+    "movers_report_csv": ("generate_health_reports", lambda w: {"report_type": "movers", "format": "csv"}),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variants_match_their_schema(variant, db, superuser):
+    """Other branches of the same tools (options off, one client, another format) against the same schema."""
+    name, arguments = VARIANTS[variant]
+    world = demo_world(4)
+    envelope = execute_tool(name, arguments(world), user=superuser, channel="api")
+    assert envelope["status"] == "success", envelope
+    assert result_errors(get_tool(name).result_type, envelope) == []
