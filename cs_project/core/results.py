@@ -183,12 +183,17 @@ def _validator(result_type: Any) -> Draft202012Validator:
 
 
 def _describe(error) -> str:
-    """The innermost reasons of a validation error (``X | None`` would otherwise say only "not valid under any")."""
+    """The innermost reasons of a validation error, in the union branch that comes closest to matching.
+
+    ``X | None`` or a union of shapes would otherwise say only "is not valid under any of the given schemas".
+    """
     errors = [error]
     while len(errors) == 1 and errors[0].context:
-        context = [e for e in errors[0].context if e.validator_value != "null"] or list(errors[0].context)
-        depth = max(len(e.absolute_path) for e in context)
-        errors = [e for e in context if len(e.absolute_path) == depth][:3]
+        branches: dict[Any, list] = {}
+        for sub in errors[0].context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        closest = [b for b in branches.values() if not any(e.validator_value == "null" for e in b)]
+        errors = min(closest or branches.values(), key=len)[:3]
     return "; ".join(f"{_path(e.absolute_path)}: {e.message[:200]}" for e in errors)
 
 

@@ -5,7 +5,7 @@ from typing import Any, Literal, NotRequired
 from typing_extensions import TypedDict
 
 from cs_project.core.results import Finding, MutatingResult, ToolResult
-from customers.results import ChurnDriver, RiskLevel, Trend
+from customers.results import ChurnDriver, ChurnPredictionSummary, RiskLevel, Trend
 
 from .common import Component
 
@@ -208,13 +208,105 @@ class ReportPeriod(TypedDict):
     label: str
 
 
+class ReportClientRow(TypedDict):
+    """One client in the portfolio, at-risk and movers reports (TOOLS §3.10 table)."""
+
+    client_id: str
+    client_name: str
+    health_score: int | None
+    risk_level: RiskLevel | None
+    start_score: int | None
+    change: int | None
+    arr: float
+    churn_probability: float | None
+    churn_level: RiskLevel | None
+    renewal_date: str | None
+    days_to_renewal: int | None
+    open_alerts: int
+    active_campaign: str | None
+
+
+class AtRiskRow(ReportClientRow):
+    top_drivers: list[str]  # component or feature names of the stored churn drivers
+    alert_reasons: list[str]
+    exposure: float | None
+
+
+class MoverRow(ReportClientRow):
+    start_risk: RiskLevel | None
+
+
+class PortfolioSummary(TypedDict):
+    clients: int
+    clients_scored: int
+    mean_health: float | None
+    median_health: float | None
+    arr_at_risk: float
+
+
+class PortfolioReport(TypedDict):
+    summary: PortfolioSummary
+    band_distribution: dict[str, dict[str, int]]
+    arr_by_band: dict[str, float]
+    arr_at_risk: float
+    top_movers: dict[str, list[dict[str, Any]]]
+    component_missing_share: dict[str, float | None]
+    clients: list[ReportClientRow]
+
+
+class AccountSummary(TypedDict):
+    client_id: str
+    health_score: int | None
+    risk_level: RiskLevel | None
+    health_trend: Trend | None
+    start_score: int | None
+    change: int | None
+    as_of: str | None
+
+
+class AccountReport(TypedDict):
+    summary: AccountSummary
+    components: list[dict[str, Any]]
+    explanation: dict[str, Any] | None  # the stored snapshot's RULES §4.6 payload (older rows may be partial)
+    vs_period_start: dict[str, Any]
+    snapshots: list[ScoreAsOf]
+    open_alerts: list[dict[str, Any]]
+    churn_prediction: ChurnPredictionSummary | None
+    renewal: dict[str, Any] | None
+
+
+class AtRiskSummary(TypedDict):
+    clients_at_risk: int
+    arr_listed: float
+    exposure_listed: float
+
+
+class AtRiskReport(TypedDict):
+    summary: AtRiskSummary
+    clients: list[AtRiskRow]
+
+
+class MoversSummary(TypedDict):
+    movers: int
+    improving: int
+    declining: int
+    min_change: int
+
+
+class MoversReport(TypedDict):
+    summary: MoversSummary
+    clients: list[MoverRow]
+
+
 class GenerateHealthReportsResult(ToolResult):
     report_id: str
     report_type: Literal["portfolio", "account", "at_risk", "movers"]
     period: ReportPeriod
     generated_at: str
     format: Literal["json", "markdown", "csv"]
-    content: dict[str, Any] | str
-    summary: dict[str, Any]
+    content: (
+        PortfolioReport | AccountReport | AtRiskReport | MoversReport | str
+    )  # a string for markdown / csv
+    summary: PortfolioSummary | AccountSummary | AtRiskSummary | MoversSummary
     row_count: int
     truncated: bool

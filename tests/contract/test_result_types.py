@@ -165,3 +165,48 @@ def test_check_result_raises_in_tests(settings):
     check_result(
         get_tool("list_clients"), {"status": "failed", "error": {"code": "INTERNAL", "message": "x"}}
     )
+
+
+AT_RISK_ROW = {
+    "client_id": "c1",
+    "client_name": "C1",
+    "health_score": 41,
+    "risk_level": "critical",
+    "start_score": 55,
+    "change": -14,
+    "arr": 50000.0,
+    "churn_probability": 0.81,
+    "churn_level": "critical",
+    "renewal_date": "2027-01-31",
+    "days_to_renewal": 60,
+    "open_alerts": 2,
+    "active_campaign": None,
+    "top_drivers": ["usage", "support"],
+    "alert_reasons": ["churn_risk_high"],
+    "exposure": 40500.0,
+}
+
+
+def at_risk_report(row):
+    summary = {"clients_at_risk": 1, "arr_listed": 50000.0, "exposure_listed": 40500.0}
+    return {
+        "status": "success",
+        "report_id": "rpt_1",
+        "report_type": "at_risk",
+        "period": {"start": "2026-10-31", "end": "2026-11-29", "label": "30d"},
+        "generated_at": "2026-11-29T08:00:00+00:00",
+        "format": "json",
+        "content": {"summary": summary, "clients": [row]},
+        "summary": summary,
+        "row_count": 1,
+        "truncated": False,
+        "data_gaps": [],
+    }
+
+
+def test_the_at_risk_report_refuses_top_drivers_of_none():
+    """The symptom of the drivers crash in the at_risk report (issue 8 defect 1) now breaks its schema."""
+    result_type = get_tool("generate_health_reports").result_type
+    assert result_errors(result_type, at_risk_report(AT_RISK_ROW)) == []
+    assert result_errors(result_type, at_risk_report({**AT_RISK_ROW, "top_drivers": [None, None]})) != []
+    assert result_errors(result_type, {**at_risk_report(AT_RISK_ROW), "content": "# At-risk accounts"}) == []
