@@ -128,10 +128,13 @@ def _rows(
             ]
         )
         if depth < max_depth:
+            shapes = [_resolve(v, defs) for v in _variants(resolved) if _resolve(v, defs).get("properties")]
             for variant in _variants(resolved):
                 variant = _resolve(variant, defs)
                 if variant.get("properties"):
-                    rows.extend(_rows(variant, defs, f"{dotted}.", depth + 1, max_depth))
+                    # a union of object shapes: name the shape each row belongs to
+                    label = f"<{variant.get('title', '')}>" if len(shapes) > 1 else ""
+                    rows.extend(_rows(variant, defs, f"{dotted}{label}.", depth + 1, max_depth))
                 elif variant.get("type") == "array":
                     for items in _variants(_resolve(variant.get("items", {}), defs)):
                         items = _resolve(items, defs)
