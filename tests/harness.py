@@ -20,15 +20,19 @@ and inherits these tests, each on a fresh demo world (``manage.py seed_demo``, d
   paths in ``nullable_without_gap`` (values that are null by definition, e.g. ``audit_event_id`` of a no-op);
 - ``test_wrong_scope_is_refused``: a token without the tool's scope (``read`` for read-only tools, ``write`` for
   mutating ones) gets 403 ``PERMISSION_DENIED`` and, for mutating tools, nothing is written;
-- ``test_missing_permission_is_refused``: a user with every permission except ``<app>.mcp_read/mcp_write`` gets
-  403 ``PERMISSION_DENIED``;
+- ``test_missing_permission_is_refused``: a user without the tool's ``<app>.mcp_read`` / ``mcp_write`` (but with
+  every other app's permissions) gets 403 ``PERMISSION_DENIED``, and nothing is written;
 - ``test_query_count_does_not_grow_with_accounts``: the tool's queries (second, warm call) in a world of
   ``accounts`` clients equal those in a world of three times as many.
 
+Plus ``test_declares_a_result_type`` (the return annotation is a result type, not ``dict[str, Any]``).
+
 Subclasses may override ``build_world`` (any builder returning a dict of facts the arguments need),
-``arguments`` (and ``repeat_arguments`` for the second call of the query count), ``accounts``, ``nullable_without_gap`` and ``extra_queries_allowed`` (with a reason), and
-``known_silent_gaps``: nulls without a data gap that are known defects (each must still occur, so a fix forces
-its removal; a new silent gap still fails).
+``arguments`` (and ``repeat_arguments`` for the second call of the query count), ``accounts``,
+``nullable_without_gap``, ``extra_queries_allowed`` (with a reason) and ``known_silent_gaps``: nulls without a
+data gap that are known defects (each must still occur, so a fix forces its removal; a new silent gap still
+fails). The missing-permission test also gives the user the tool's *other* MCP permission of its app, so it
+proves that ``mcp_read`` does not open a mutating tool (and ``mcp_write`` not a read-only one).
 """
 
 import json
