@@ -8,7 +8,7 @@ from pydantic import Field
 from cs_project.core.errors import InvalidParameter
 from cs_project.core.registry import ToolContext, enum_of, tool
 
-from . import selectors, services
+from . import results, selectors, services
 from .choices import LifecycleStage, Tier, TimelineEventType
 from .models import CLIENT_ID_PATTERN
 from .tool_params import ClientId
@@ -47,7 +47,7 @@ def register_client(
         str | None,
         Field(pattern=CLIENT_ID_PATTERN, description="Client id (generated when omitted, RULES §20)"),
     ] = None,
-) -> dict[str, Any]:
+) -> results.RegisterClientResult:
     """Create an account with its first contract, primary contact, ARR entry and lifecycle entry."""
     result = services.client_register(
         actor=ctx.actor,
@@ -86,7 +86,7 @@ def register_client(
 
 
 @tool(name="get_client_overview", category="core", title="Client overview", read_only=True)
-def get_client_overview(ctx: ToolContext, *, client_id: ClientId) -> dict[str, Any]:
+def get_client_overview(ctx: ToolContext, *, client_id: ClientId) -> results.ClientOverviewResult:
     """360° view of one account assembled from stored data."""
     return selectors.client_overview(client_id=client_id)
 
@@ -112,7 +112,7 @@ def update_client_info(
             "csm_assigned (username or e-mail of an active staff user, or null), status"
         ),
     ],
-) -> dict[str, Any]:
+) -> results.UpdateClientInfoResult:
     """Update whitelisted account fields, with their business side effects."""
     if not updates:
         raise InvalidParameter("'updates' must contain at least one field to change.", field="updates")
@@ -151,7 +151,7 @@ def list_clients(
     ] = None,
     limit: Annotated[int, Field(ge=1, le=1000, description="Page size")] = 50,
     offset: Annotated[int, Field(ge=0, description="Rows to skip")] = 0,
-) -> dict[str, Any]:
+) -> results.ListClientsResult:
     """Filter and page through accounts with portfolio totals for the filtered set."""
     return selectors.client_list(
         tier=tier_filter,
@@ -174,7 +174,7 @@ def get_client_timeline(
         list[enum_of(TimelineEventType)] | None, Field(max_length=13, description="Event types (default all)")
     ] = None,
     limit: Annotated[int, Field(ge=1, le=1000, description="Maximum events returned")] = 100,
-) -> dict[str, Any]:
+) -> results.ClientTimelineResult:
     """Chronological stored events of one account."""
     return selectors.client_timeline(
         client_id=client_id, start_date=start_date, end_date=end_date, event_types=event_types, limit=limit

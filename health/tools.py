@@ -13,7 +13,7 @@ from customers.choices import LifecycleStage
 from customers.models import CLIENT_ID_PATTERN
 from customers.tool_params import ClientId, OptionalClientId
 
-from . import segments, services, services_score
+from . import results, segments, services, services_score
 from .choices import SegmentationType
 from .reads import adoption, lifecycle, milestones, patterns, reports, trends, usage, value_tiers
 
@@ -36,7 +36,7 @@ def track_usage_engagement(
     include_feature_breakdown: Annotated[bool, Field(description="Feature adoption timeline")] = True,
     include_user_segmentation: Annotated[bool, Field(description="User cohorts")] = True,
     benchmark_comparison: Annotated[bool, Field(description="Peer benchmarks (same product tier)")] = True,
-) -> dict[str, Any]:
+) -> results.TrackUsageEngagementResult:
     """Usage and engagement analytics for one account over a period, from ingested usage events."""
     return usage.usage_engagement(
         client_id=client_id,
@@ -77,7 +77,7 @@ def calculate_health_score(
     risk_threshold: Annotated[
         float, Field(ge=0, le=100, description="Health below this raises an alert")
     ] = 60.0,
-) -> dict[str, Any]:
+) -> results.CalculateHealthScoreResult:
     """Compute the weighted health score with explanation, risk and churn prediction; store the daily snapshot."""
     return services_score.health_score_calculate(
         actor=ctx.actor,
@@ -112,7 +112,7 @@ def segment_customers(
     min_segment_size: Annotated[int, Field(ge=1, description="Smaller segments are not persisted")] = 5,
     include_recommendations: Annotated[bool, Field(description="SEG-01 / SEG-02 findings")] = True,
     benchmark_analysis: Annotated[bool, Field(description="Segment performance")] = True,
-) -> dict[str, Any]:
+) -> results.SegmentCustomersResult:
     """Segment the active customer base and save segment membership with entry and exit dates."""
     return segments.segment_customers_run(
         actor=ctx.actor,
@@ -138,7 +138,7 @@ def track_feature_adoption(
     ] = 0.2,
     include_user_personas: Annotated[bool, Field(description="User cohorts")] = True,
     optimization_recommendations: Annotated[bool, Field(description="ADP findings")] = True,
-) -> dict[str, Any]:
+) -> results.TrackFeatureAdoptionResult:
     """Feature adoption for one account or the whole portfolio."""
     return adoption.feature_adoption(
         client_id=client_id,
@@ -176,7 +176,7 @@ def manage_lifecycle_stages(
     include_transitions: Annotated[bool, Field(description="Transition counts (90 days)")] = True,
     intervention_planning: Annotated[bool, Field(description="Stage playbooks (RULES §7.3)")] = True,
     automation_rules: Annotated[bool, Field(description="Automation mode, rules and workflows")] = True,
-) -> dict[str, Any]:
+) -> results.ManageLifecycleStagesResult:
     """Lifecycle analytics, stage transitions and stage history."""
     if action in ("transition", "get_history") and not client_id:
         raise InvalidParameter(f"client_id is required for action '{action}'.", field="client_id")
@@ -217,7 +217,7 @@ def track_adoption_milestones(
     ] = None,
     include_benchmarks: Annotated[bool, Field(description="Days to milestone vs the portfolio")] = True,
     celebration_recommendations: Annotated[bool, Field(description="ADP-04 findings")] = True,
-) -> dict[str, Any]:
+) -> results.TrackAdoptionMilestonesResult:
     """Progress of accounts against the adoption milestone framework (RULES §8)."""
     return milestones.adoption_milestones(
         client_id=client_id,
@@ -243,7 +243,7 @@ def segment_by_value_tier(
     service_level_mapping: Annotated[bool, Field(description="Service levels per tier")] = True,
     vip_identification: Annotated[bool, Field(description="VIP accounts")] = True,
     resource_planning: Annotated[bool, Field(description="CSM allocation")] = True,
-) -> dict[str, Any]:
+) -> results.SegmentByValueTierResult:
     """Value tiers by ARR (or CLV), VIP accounts, service levels and CSM coverage."""
     return value_tiers.value_tier_segmentation(
         segmentation_criteria=segmentation_criteria,
@@ -273,7 +273,7 @@ def analyze_engagement_patterns(
     lookback_period_days: Annotated[int, Field(ge=7, le=365, description="Window in days")] = 90,
     anomaly_detection: Annotated[bool, Field(description="Daily anomalies (RULES §3.4)")] = True,
     predictive_insights: Annotated[bool, Field(description="PAT-04 projections")] = True,
-) -> dict[str, Any]:
+) -> results.AnalyzeEngagementPatternsResult:
     """Behavioural patterns, anomalies and short-term projections across accounts."""
     return patterns.engagement_patterns(
         analysis_scope=analysis_scope,
@@ -301,7 +301,7 @@ def analyze_health_trends(
         Field(description="Portfolio only"),
     ] = None,
     include_components: Annotated[bool, Field(description="Component series and trends")] = True,
-) -> dict[str, Any]:
+) -> results.AnalyzeHealthTrendsResult:
     """Health score trends over time for one account or the portfolio, with movers, band migration and a forecast."""
     return trends.health_trends(
         client_id=client_id,
@@ -329,7 +329,7 @@ def generate_health_reports(
     format: Annotated[Literal["json", "markdown", "csv"], Field(description="Output format")] = "json",  # noqa: A002
     min_change: Annotated[int, Field(ge=1, le=100, description="movers only")] = 10,
     limit: Annotated[int, Field(ge=1, le=1000, description="Rows")] = 100,
-) -> dict[str, Any]:
+) -> results.GenerateHealthReportsResult:
     """Render a health report (portfolio, one account, at-risk list, movers) as JSON, Markdown or CSV."""
     return reports.health_report(
         report_type=report_type,

@@ -46,6 +46,12 @@ def staff_user(django_user_model):
 
 
 @pytest.fixture(autouse=True)
+def _tool_results_checked(settings):
+    """Every tool result in every test must match the tool's declared result type (cs_project.core.results)."""
+    settings.CS_TOOL_RESULT_CHECK = "raise"
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager_by_default():
     """Tasks run in-process unless a test drives a real worker (which switches this off itself).
 

@@ -28,7 +28,7 @@ from rest_framework.views import APIView, set_rollback
 from .auth import BearerTokenAuthentication, TokenRateThrottle
 from .errors import HTTP_STATUS, ErrorCode, NotFound, ToolError
 from .permissions import token_scopes
-from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool
+from .registry import ToolSpec, all_tools, execute_tool, get_tool
 from .types import JSONDocumentError, loads_json
 
 logger = logging.getLogger("cs.api")
@@ -276,7 +276,7 @@ def tool_description(spec: ToolSpec) -> dict[str, Any]:
         "category": spec.category,
         "annotations": spec.annotations(),
         "input_schema": spec.input_schema(),
-        "output_schema": OUTPUT_SCHEMA,
+        "output_schema": spec.output_schema(),
         "permission": spec.permission,
         "scope": spec.scope,
     }

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 
-from .registry import CATEGORY_APP, OUTPUT_SCHEMA, ToolSpec, all_tools
+from .registry import CATEGORY_APP, ToolSpec, all_tools
+from .results import ERROR_SCHEMA
 
 DOCS_DIR = Path(settings.BASE_DIR) / "docs" / "api"
 
@@ -111,7 +112,9 @@ def _constraints(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
-def _rows(schema: dict[str, Any], defs: dict[str, Any], prefix: str = "", depth: int = 0) -> list[list[str]]:
+def _rows(
+    schema: dict[str, Any], defs: dict[str, Any], prefix: str = "", depth: int = 0, max_depth: int = 3
+) -> list[list[str]]:
     rows = []
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
@@ -128,15 +131,19 @@ def _rows(schema: dict[str, Any], defs: dict[str, Any], prefix: str = "", depth:
                 _cell(resolved.get("description", "")) or "—",
             ]
         )
-        if depth < 3:
+        if depth < max_depth:
+            shapes = [_resolve(v, defs) for v in _variants(resolved) if _resolve(v, defs).get("properties")]
             for variant in _variants(resolved):
                 variant = _resolve(variant, defs)
                 if variant.get("properties"):
-                    rows.extend(_rows(variant, defs, f"{dotted}.", depth + 1))
+                    # a union of object shapes: name the shape each row belongs to
+                    label = f"<{variant.get('title', '')}>" if len(shapes) > 1 else ""
+                    rows.extend(_rows(variant, defs, f"{dotted}{label}.", depth + 1, max_depth))
                 elif variant.get("type") == "array":
-                    items = _resolve(variant.get("items", {}), defs)
-                    if items.get("properties"):
-                        rows.extend(_rows(items, defs, f"{dotted}[].", depth + 1))
+                    for items in _variants(_resolve(variant.get("items", {}), defs)):
+                        items = _resolve(items, defs)
+                        if items.get("properties"):
+                            rows.extend(_rows(items, defs, f"{dotted}[].", depth + 1, max_depth))
     return rows
 
 
@@ -151,6 +158,26 @@ def parameter_table(spec: ToolSpec) -> str:
     ]
     lines.extend("| " + " | ".join(_cell(c) if i else c for i, c in enumerate(row)) + " |" for row in rows)
     return "\n".join(lines) + "\n"
+
+
+def result_table(spec: ToolSpec) -> str:
+    """The success envelope(s) of the tool's ``outputSchema`` as dotted rows (one table per result variant)."""
+    schema = spec.output_schema()
+    if spec.result_type is None:
+        return "Result: the generic envelope (no declared result type).\n"
+    defs = schema.get("$defs", {})
+    variants = schema["anyOf"][:-1]
+    parts = []
+    for variant in variants:
+        if len(variants) > 1:
+            parts.append(f"Variant `{variant.get('title', '')}`:\n")
+        lines = ["| Key | Type | Required | Allowed values |", "|---|---|---|---|"]
+        for row in _rows(variant, defs, max_depth=6):
+            if row[0].startswith("`data_gaps[]."):
+                continue  # the RULES §15.2 shape, shown once in index.md
+            lines.append(f"| {row[0]} | {_cell(row[1])} | {row[2]} | {_cell(row[4])} |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
 
 
 # --- pages --------------------------------------------------------------------------------------------
@@ -174,7 +201,9 @@ def tool_section(spec: ToolSpec) -> str:
         f"- Hints: {_hints(spec)}\n"
         f"- Permission: `{spec.permission}`; token scope: `{spec.scope}`\n"
         f"- MCP: `tools/call` name `{spec.name}`; REST: `POST /api/v1/tools/{spec.name}/`\n\n"
-        f"{parameter_table(spec)}"
+        f"{parameter_table(spec)}\n"
+        f"**Result** (`outputSchema`, success envelope; `null` values come with a `data_gaps` entry):\n\n"
+        f"{result_table(spec)}"
     )
 
 
@@ -212,8 +241,15 @@ def index_page(by_category: dict[str, list[ToolSpec]]) -> str:
                     f"| [`{spec.name}`]({category}.md#{spec.name}) | {_cell(spec.title)} | "
                     f"{CATEGORY_TITLES.get(category, category)} | {'RO' if spec.read_only else 'W'} |"
                 )
-    lines.append("\n## Result envelope (`outputSchema` of every tool)\n")
-    lines.append("```json\n" + json.dumps(OUTPUT_SCHEMA, indent=2, sort_keys=True) + "\n```")
+    lines.append("\n## Result envelope (`outputSchema`)\n")
+    lines.append(
+        "Each tool's `outputSchema` is generated from its declared result type (`<app>/results.py`): the success "
+        'envelope (`status: "success"`, the tool\'s keys, `data_gaps`, and `audit_event_id` for mutating tools) '
+        "or this failure envelope. Objects with declared keys admit no other keys. The result table on each "
+        "tool's page lists the success keys. `data_gaps[]` items are `{field, reason, detail}` (RULES §15.2: "
+        "`field` is the dotted path of the null value, `reason` one of the §15.2 codes).\n"
+    )
+    lines.append("```json\n" + json.dumps(ERROR_SCHEMA, indent=2, sort_keys=True) + "\n```")
     return "\n".join(lines) + "\n"
 
 

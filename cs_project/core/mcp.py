@@ -29,7 +29,7 @@ from .api import LimitedJSONParser, unknown_tool
 from .auth import BearerTokenAuthentication, TokenRateThrottle
 from .errors import InternalError
 from .permissions import token_scopes
-from .registry import OUTPUT_SCHEMA, ToolSpec, all_tools, execute_tool, get_tool, load_tools
+from .registry import ToolSpec, all_tools, execute_tool, get_tool, load_tools
 
 logger = logging.getLogger("cs.mcp")
 
@@ -97,7 +97,7 @@ def _add(spec: ToolSpec) -> None:
     )
     mcp_tool.fn_metadata = EnvelopeFuncMetadata(
         arg_model=mcp_tool.fn_metadata.arg_model,
-        output_schema=OUTPUT_SCHEMA,
+        output_schema=spec.output_schema(),
         tool_name=spec.name,
     )
     mcp_tool.__dict__.pop("output_schema", None)  # drop a cached value computed from the placeholder

@@ -16,6 +16,7 @@ From that single declaration come the MCP tool (``cs_project.core.mcp``), the RE
 :func:`execute_tool`, so validation, permission checks, errors and the envelope are identical.
 """
 
+import copy
 import inspect
 import json
 import logging
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, create_model, model_validator
 
@@ -33,6 +35,7 @@ from .access_log import access_record
 from .context import Actor
 from .errors import InternalError, InvalidParameter, ToolError
 from .permissions import READ_SCOPE, WRITE_SCOPE, app_permission, authorise
+from .results import GENERIC_ENVELOPE, ResultSchemaError, envelope_schema, result_errors
 from .types import bounded, printable_path, strict_annotation, unstorable_arguments
 
 logger = logging.getLogger("cs.tools")
@@ -75,6 +78,7 @@ class ToolSpec:
     idempotent: bool
     open_world: bool
     arg_model: type[BaseModel] = field(repr=False)
+    result_type: Any = field(default=None, repr=False)
 
     @property
     def app_label(self) -> str:
@@ -95,6 +99,10 @@ class ToolSpec:
         schema["additionalProperties"] = False
         return schema
 
+    def output_schema(self) -> dict[str, Any]:
+        """The envelope schema generated from the tool's result type (TOOLS §0.2; generic without one)."""
+        return copy.deepcopy(envelope_schema(self.result_type))
+
     def annotations(self) -> dict[str, Any]:
         return {
             "title": self.title,
@@ -105,24 +113,8 @@ class ToolSpec:
         }
 
 
-OUTPUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "string", "enum": ["success", "failed"]},
-        "data_gaps": {"type": "array", "items": {"type": "object"}},
-        "error": {
-            "type": "object",
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": "string"},
-            },
-            "required": ["code", "message"],
-        },
-    },
-    "required": ["status"],
-    "additionalProperties": True,
-}
+OUTPUT_SCHEMA: dict[str, Any] = GENERIC_ENVELOPE
+"""The envelope of a tool without a declared result type; typed tools publish ``ToolSpec.output_schema()``."""
 
 _REGISTRY: dict[str, ToolSpec] = {}
 
@@ -167,6 +159,21 @@ def _storable(cls, data: Any) -> Any:
     return unstorable_arguments(data)
 
 
+def _result_type(name: str, fn: Callable) -> Any:
+    """The declared result type (a TypedDict, or a union of them); ``None`` for ``dict[str, Any]``.
+
+    Its schema is built here, at registration, so a malformed result type fails at import, not on a call.
+    """
+    annotation = inspect.signature(fn, eval_str=True).return_annotation
+    if annotation is inspect.Signature.empty or annotation == dict[str, Any] or annotation is dict:
+        return None
+    try:
+        envelope_schema(annotation)
+    except Exception as exc:
+        raise TypeError(f"tool {name}: return annotation {annotation!r} gives no JSON schema: {exc}") from exc
+    return annotation
+
+
 def tool(
     *,
     name: str,
@@ -186,6 +193,7 @@ def tool(
         if name in _REGISTRY:
             raise ValueError(f"tool name {name!r} registered twice")
         text = description or inspect.getdoc(fn) or ""
+        result_type = _result_type(name, fn)
         _REGISTRY[name] = ToolSpec(
             name=name,
             category=category,
@@ -197,6 +205,7 @@ def tool(
             idempotent=True if read_only else idempotent,
             open_world=open_world,
             arg_model=_build_arg_model(name, fn),
+            result_type=result_type,
         )
         return fn
 
@@ -308,7 +317,28 @@ def execute_tool(
         request_id=request_id,
         audit_event_id=result.get("audit_event_id"),
     )
-    return json.loads(json.dumps(result, cls=ToolJSONEncoder))
+    envelope = json.loads(json.dumps(result, cls=ToolJSONEncoder))
+    if spec is not None and outcome == "success":
+        check_result(spec, envelope)
+    return envelope
+
+
+def check_result(spec: ToolSpec, envelope: dict[str, Any]) -> None:
+    """Compare a result with the tool's declared schema, as ``CS_TOOL_RESULT_CHECK`` says.
+
+    ``off`` (default in production): nothing. ``log`` (default with DEBUG): an ERROR log line naming the tool and
+    the offending keys. ``raise`` (the test suite): :class:`ResultSchemaError`, so a test fails on the spot.
+    """
+    mode = getattr(settings, "CS_TOOL_RESULT_CHECK", None) or ("log" if settings.DEBUG else "off")
+    if mode == "off" or spec.result_type is None:
+        return
+    errors = result_errors(spec.result_type, envelope)
+    if not errors:
+        return
+    message = f"tool {spec.name} returned a result that breaks its declared schema: " + "; ".join(errors)
+    if mode == "raise":
+        raise ResultSchemaError(message)
+    logger.error(message)
 
 
 def _record_call(**call) -> None:

@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 
 from cs_project.core.api import tool_description
 from cs_project.core.mcp import register_tools
-from cs_project.core.registry import OUTPUT_SCHEMA, all_tools
+from cs_project.core.registry import all_tools
 from tests.core.helpers import auth, make_token, mcp_call, mcp_post, mcp_result, rest_call, user_with_perms
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_every_tool_is_identical_in_mcp_and_rest(client, rw_token):
             == json.loads(json.dumps(spec.input_schema()))
         )
         assert published["inputSchema"]["additionalProperties"] is False
-        assert published["outputSchema"] == mirrored["output_schema"] == OUTPUT_SCHEMA
+        assert published["outputSchema"] == mirrored["output_schema"] == spec.output_schema()
         assert published["annotations"] == mirrored["annotations"] == spec.annotations()
         assert set(published["annotations"]) == {
             "title",
