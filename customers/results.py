@@ -92,7 +92,7 @@ class ClientRecord(ClientFields):
     users_provisioned: int | None
     active_users: int | None
     feature_adoption_rate: float | None
-    support_tickets_open: int
+    support_tickets_open: int | None  # null when no app publishes support data
     satisfaction_score: float | None
 
 
@@ -151,7 +151,7 @@ class EngagementBlock(TypedDict):
 
 class SupportBlock(TypedDict):
     open_tickets: int | None
-    open_by_priority: dict[str, int]
+    open_by_priority: dict[str, int] | None  # null when no app publishes support data
     sla_breaches_30d: int | None
     open_escalations: int | None
     csat_90d_pct: float | None
@@ -289,7 +289,7 @@ class ClientRow(TypedDict):
     days_until_renewal: int | None
     csm_assigned: str | None
     active_users: int | None
-    support_tickets_open: int
+    support_tickets_open: int | None  # null when no app publishes support data
 
 
 class Pagination(TypedDict):

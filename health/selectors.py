@@ -14,6 +14,7 @@ from customers.summaries import ClientSummary, ListColumns, summary
 
 from .models import ChurnPrediction, ClientMilestone, HealthSnapshot, UserActivityDaily, ValueTier
 from .rollups import ensure_fresh
+from .rules import churn_driver_out
 
 
 def optional_model(label: str, *fields: str):
@@ -100,7 +101,7 @@ def _churn_prediction(client) -> dict[str, Any] | None:
         "method": row.method,
         "calibrated": row.calibrated,
         "horizon_days": row.horizon_days,
-        "drivers": row.drivers,
+        "drivers": [churn_driver_out(d) for d in row.drivers or []],
         "predicted_churn_date": row.predicted_churn_date.isoformat() if row.predicted_churn_date else None,
         "data_coverage": None if row.data_coverage is None else round(row.data_coverage, 4),
         "model_metrics": dict(row.model.metrics or {}) if row.model_id else None,

@@ -100,7 +100,7 @@ def world(staff_user):
         risk_level="medium",
         method="churn-heuristic-v1",
         horizon_days=90,
-        drivers=[{"component": "usage", "contribution": 0.12}],
+        drivers=[{"component": "usage", "risk_contribution": 12.0}],
         data_coverage=0.8,
         created_at=now,
     )

@@ -281,7 +281,7 @@ def test_health_summary_churn_prediction_uses_the_calculate_health_score_keys():
         risk_level="high",
         method="churn-heuristic-v1",
         horizon_days=90,
-        drivers=[{"component": "usage", "contribution": 0.2}],
+        drivers=[{"component": "usage", "risk_contribution": 20.0}],
         data_coverage=0.8,
         created_at=timezone.now(),
     )
@@ -292,7 +292,7 @@ def test_health_summary_churn_prediction_uses_the_calculate_health_score_keys():
         "method": "churn-heuristic-v1",
         "calibrated": False,
         "horizon_days": 90,
-        "drivers": [{"component": "usage", "contribution": 0.2}],
+        "drivers": [{"component": "usage", "risk_contribution": 20.0}],
         "predicted_churn_date": None,
         "data_coverage": 0.8,
         "model_metrics": None,
