@@ -150,7 +150,7 @@ class ClientBucket(TypedDict):
     bucket_start: str
     score: int | None
     risk_level: RiskLevel | None
-    components: dict[str, float | None]
+    components: NotRequired[dict[str, float | None]]  # only with include_components
 
 
 class ComponentTrend(TypedDict):

@@ -47,7 +47,7 @@ class EngagementMetrics(TypedDict):
 class FeatureCount(TypedDict):
     feature_key: str
     events: int
-    users: int
+    users: int | None  # null once the period's raw events are past retention (gap raw_events_expired)
 
 
 class UsageAnalytics(TypedDict):
@@ -74,7 +74,7 @@ class UsageBucket(TypedDict):
 
 class WeekHourPattern(TypedDict):
     by_weekday: list[int]
-    by_hour: list[int]
+    by_hour: list[int] | None  # hours need raw events (gap raw_events_expired)
     peak_weekday: str | None
     peak_hour: int | None
 
@@ -94,7 +94,7 @@ class UserCohorts(TypedDict):
 class FeatureFirstUse(TypedDict):
     feature_key: str
     first_used_at: str | None
-    users: int
+    users: int | None
     stage: str | None
 
 

@@ -175,13 +175,11 @@ class TestAnalyzeHealthTrends(ToolContractTests):
 class TestGenerateHealthReports(ToolContractTests):
     tool_name = "generate_health_reports"
     nullable_without_gap = ("content.clients[].active_campaign",)  # no active campaign
-    known_silent_gaps = ("content.clients[].start_score", "content.clients[].change")
 
 
 class TestGenerateAtRiskReport(ToolContractTests):
     tool_name = "generate_health_reports"
     nullable_without_gap = ("content.clients[].active_campaign",)
-    known_silent_gaps = ("content.clients[].start_score", "content.clients[].change")
 
     def arguments(self, world):
         return {"report_type": "at_risk"}
