@@ -146,3 +146,32 @@ def test_closed_renewals_are_left_alone_on_churn(actor, acme, renewal):
     services.lifecycle_transition(actor=actor, client=acme, to_stage="churned", reason="Lost")
     assert Renewal.objects.get(pk=renewal.pk).status == "won"
     assert RetentionCampaign.objects.filter(client=acme).count() == 0
+
+
+def test_a_failing_subscriber_rolls_the_whole_churn_back(actor, acme, renewal):
+    from customers.signals import client_churned
+
+    def refuse(sender, **kwargs):
+        raise RuntimeError("subscriber failed")
+
+    client_churned.connect(refuse, dispatch_uid="tests.refuse")
+    try:
+        with pytest.raises(RuntimeError, match="subscriber failed"):
+            services.lifecycle_transition(actor=actor, client=acme, to_stage="churned", reason="Lost")
+    finally:
+        client_churned.disconnect(dispatch_uid="tests.refuse")
+    acme.refresh_from_db()
+    assert (acme.status, acme.lifecycle_stage) == ("active", "onboarding")
+    assert Renewal.objects.get(pk=renewal.pk).status == "at_risk"
+    assert not AuditEvent.objects.filter(action="expansion.renewal.lost").exists()
+
+
+def test_the_services_work_when_called_directly(actor, acme, renewal):
+    from expansion.services import renewals_close_lost
+    from retention.services import retention_campaigns_close_churned
+
+    now = timezone.now()
+    assert renewals_close_lost(client=acme, actor=actor, now=now) == [
+        {"type": "renewal_lost", "id": renewal.renewal_id}
+    ]
+    assert retention_campaigns_close_churned(client=acme, actor=actor, now=now) == []
