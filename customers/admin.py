@@ -5,21 +5,16 @@ timeline as the tools). Other models are edited directly, and every admin save o
 channel ``admin``. Audit and timeline entries are read-only; integration secrets are write-only.
 """
 
-import datetime as dt
 import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 
 from cs_project.core.errors import ToolError
-from health.admin import client_health_link, svg_line_chart
-from health.models import HealthSnapshot
 
 from . import services
 from .admin_audit import AuditedAdmin, admin_actor
+from .admin_hooks import HEALTH_FIELDSET, RECORD_FIELDSET, client_panels, with_panels
 from .models import (
     Alert,
     ArrMovement,
@@ -178,7 +173,6 @@ class ClientAdmin(AuditedAdmin):
         "risk_level",
         "health_as_of",
         "last_engagement_date",
-        "health_history",
         "created_at",
         "updated_at",
     )
@@ -199,7 +193,7 @@ class ClientAdmin(AuditedAdmin):
         ),
         ("Primary contact", {"fields": ("primary_contact_name", "primary_contact_email")}),
         (
-            "Health (from the latest official snapshot)",
+            HEALTH_FIELDSET,
             {
                 "fields": (
                     "health_score",
@@ -207,30 +201,18 @@ class ClientAdmin(AuditedAdmin):
                     "risk_level",
                     "health_as_of",
                     "last_engagement_date",
-                    "health_history",
                 )
             },
         ),
-        ("Record", {"fields": ("created_at", "updated_at")}),
+        (RECORD_FIELDSET, {"fields": ("created_at", "updated_at")}),
     )
 
-    @admin.display(description="Health history (90 days)")
-    def health_history(self, obj):
-        """The score over time as a chart, with a link to the latest explanation."""
-        if obj is None or obj.pk is None:
-            return "–"
-        since = timezone.localdate() - dt.timedelta(days=90)
-        points = list(
-            HealthSnapshot.objects.filter(client=obj, as_of__gte=since)
-            .order_by("as_of")
-            .values("as_of", "health_score", "risk_level")
-        )
-        if not points:
-            return "No health snapshot yet."
-        return format_html("{}<br>{}", mark_safe(svg_line_chart(points)), client_health_link(obj))
+    def get_fieldsets(self, request, obj=None):
+        """Ours plus the panels other apps register (health's score chart): ``customers.admin_hooks``."""
+        return with_panels(super().get_fieldsets(request, obj), client_panels())
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = [*super().get_readonly_fields(request, obj), *(panel.render for panel in client_panels())]
         if obj is not None:
             fields.append("client_id")
         return fields

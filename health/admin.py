@@ -5,7 +5,8 @@ Extra pages (on the HealthSnapshot admin):
   the latest explanation (components, contributions, drivers);
 - ``/admin/health/healthsnapshot/portfolio/`` — band distribution of the latest official scores and the
   biggest movers over 7 / 30 days (set-based queries).
-``ClientHealthSnapshotInline`` / ``client_health_link`` can be attached to the customers Client admin.
+The customers Client change page shows ``health_history`` (the 90-day chart and the link to the history page):
+customers cannot import this app, so the panel is registered here (``customers.admin_hooks``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from cs_project.core.context import Actor
 from cs_project.core.errors import ToolError
 from customers.admin_audit import AuditedAdmin
+from customers.admin_hooks import HEALTH_FIELDSET, register_client_panel
 from customers.choices import AccountStatus, RiskLevel
 from customers.models import Client
 
@@ -73,21 +76,24 @@ def client_health_link(obj: Client) -> str:
 client_health_link.short_description = "Health"
 
 
-class ClientHealthSnapshotInline(admin.TabularInline):
-    """Read-only snapshots for the customers Client admin: ``inlines = [ClientHealthSnapshotInline]``."""
+@admin.display(description="Health history (90 days)")
+def health_history(client: Client) -> str:
+    """The Client change page's panel: the score over 90 days as a chart, with a link to the history page and
+    the latest explanation."""
+    if client is None or client.pk is None:
+        return "–"
+    since = timezone.localdate() - dt.timedelta(days=90)
+    points = list(
+        HealthSnapshot.objects.filter(client=client, as_of__gte=since)
+        .order_by("as_of")
+        .values("as_of", "health_score", "risk_level")
+    )
+    if not points:
+        return "No health snapshot yet."
+    return format_html("{}<br>{}", mark_safe(svg_line_chart(points)), client_health_link(client))
 
-    model = HealthSnapshot
-    fields = ("as_of", "health_score", "risk_level", "trend", "score_change", "coverage", "low_confidence")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-    ordering = ["-as_of"]
-    verbose_name_plural = "Health history (official daily snapshots)"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+register_client_panel(health_history, fieldset=HEALTH_FIELDSET)
 
 
 @admin.register(Feature)

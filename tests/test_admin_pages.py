@@ -104,3 +104,48 @@ def test_client_page_shows_health_chart_and_explanation_link(client, superuser):
     history = client.get(f"/admin/health/healthsnapshot/client/{acme.pk}/")
     assert history.status_code == 200
     assert "<svg" in history.content.decode()
+
+
+def _fieldset(page: str, title: str) -> str:
+    """The HTML of the change page's fieldset headed ``title``."""
+    start = page.index(f'class="fieldset-heading">{title}</h2>')
+    return page[start : page.index("</fieldset>", start)]
+
+
+def test_client_change_page_shows_the_health_panel_health_registers(client, superuser):
+    """health adds its 90-day chart to the Client page through customers.admin_hooks (customers imports no
+    health module): in the Health fieldset, one dot per official snapshot of the last 90 days, and the link to
+    the client's health history page."""
+    from django.utils import timezone
+
+    from customers.admin_hooks import HEALTH_FIELDSET
+    from health.models import HealthSnapshot
+    from tests.customers.factories import ClientFactory
+
+    acme = ClientFactory(client_id="acme", health_score=58, risk_level="high")
+    bare = ClientFactory(client_id="bare")
+    today = timezone.localdate()
+    for days_ago, score, band in ((200, 90, "low"), (20, 72, "medium"), (5, 58, "high")):
+        HealthSnapshot.objects.create(
+            client=acme,
+            as_of=today - dt.timedelta(days=days_ago),
+            health_score=score,
+            risk_level=band,
+            calculated_at=timezone.now(),
+        )
+    client.force_login(superuser)
+
+    page = client.get(reverse("admin:customers_client_change", args=[acme.pk])).content.decode()
+    health = _fieldset(page, HEALTH_FIELDSET)
+    assert 'class="form-row field-health_history"' in health
+    assert "<label>Health history (90 days):</label>" in health
+    assert health.count("<svg") == 1 and health.count("<circle") == 2
+    assert f"<title>{today - dt.timedelta(days=20)}: 72</title>" in health
+    assert f"<title>{today - dt.timedelta(days=5)}: 58</title>" in health
+    assert ": 90</title>" not in health
+    assert f'<a href="/admin/health/healthsnapshot/client/{acme.pk}/">Health history (58)</a>' in health
+
+    empty = _fieldset(
+        client.get(reverse("admin:customers_client_change", args=[bare.pk])).content.decode(), HEALTH_FIELDSET
+    )
+    assert "No health snapshot yet." in empty and "<svg" not in empty

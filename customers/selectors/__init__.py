@@ -11,7 +11,6 @@ Every number is computed from stored rows; a missing source is ``None`` with a `
 
 from .common import (
     EBR_CADENCE_TIERS,
-    OPEN_RENEWAL_STATUSES,
     active_contract,
     client_fields,
     client_get,
@@ -33,7 +32,6 @@ from .timeline import client_timeline, timeline_entry
 
 __all__ = [
     "EBR_CADENCE_TIERS",
-    "OPEN_RENEWAL_STATUSES",
     "active_contract",
     "client_fields",
     "client_get",

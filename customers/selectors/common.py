@@ -15,9 +15,6 @@ from cs_project.core.errors import NotFound
 from customers.choices import ContractStatus
 from customers.models import Client, Contract
 
-# A copy of expansion.choices.OPEN_RENEWAL_STATUSES (services.cross_app): customers cannot import the apps that
-# depend on it.
-OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
 EBR_CADENCE_TIERS = ("strategic", "enterprise", "professional", "standard")
 
 

@@ -4,7 +4,6 @@
 - ``lifecycle``: stage transitions (RULES §7.1)
 - ``alerts``: CTAs with de-duplication and the re-trigger rule (RULES §16), single and set-based
 - ``timeline``: staff-logged engagement
-- ``cross_app``: the renewal / retention-campaign side effects of account changes
 - ``common``: argument checks and small lookups
 
 Every service is keyword-only, runs in one transaction, takes the author as ``actor`` and records audit plus

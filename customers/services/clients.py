@@ -36,6 +36,7 @@ from customers.models import (
     LifecycleStageHistory,
 )
 from customers.selectors.common import active_contract, today
+from customers.signals import contract_end_moved, send_collecting_side_effects
 
 from .common import (
     CENT,
@@ -50,7 +51,6 @@ from .common import (
     to_money,
     value_tier_for,
 )
-from .cross_app import renewals_won_by_end_date
 from .lifecycle import transition_apply
 
 # --- register ----------------------------------------------------------------------------------------------
@@ -469,7 +469,11 @@ def client_update(*, actor: Actor, client_id: str, updates: dict[str, Any]) -> U
                 json_value(changed["contract_end_date"]),
             )
             client.renewal_date = changed["contract_end_date"]
-        side_effects.extend(renewals_won_by_end_date(client, changed["contract_end_date"], now, actor))
+        side_effects.extend(
+            send_collecting_side_effects(
+                contract_end_moved, client=client, new_end=changed["contract_end_date"], actor=actor, now=now
+            )
+        )
     if "primary_contact_email" in changed or "primary_contact_name" in changed:
         contact = _replace_primary_contact(
             client, email=client.primary_contact_email, name=client.primary_contact_name, now=now

@@ -1,5 +1,5 @@
-"""Lifecycle stage transitions (RULES §7.1) with their side effects (ARR churn/reactivation, renewals lost,
-alerts and retention campaigns closed)."""
+"""Lifecycle stage transitions (RULES §7.1) with their side effects (ARR churn/reactivation, alerts closed; the
+renewals lost and retention campaigns closed by the apps subscribed to ``customers.signals.client_churned``)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from customers.choices import (
 )
 from customers.models import Alert, ArrMovement, AuditEvent, Client, LifecycleStageHistory
 from customers.selectors.common import active_contract
+from customers.signals import client_churned, send_collecting_side_effects
 
 from .alerts import alert_close_apply
 from .common import get_client
-from .cross_app import renewals_close_lost, retention_campaigns_close_churned
 
 
 @dataclass
@@ -88,13 +88,12 @@ def transition_apply(
                 note="Churned",
             )
             side_effects.append({"type": "arr_movement_churn", "id": movement.pk})
-        side_effects.extend(renewals_close_lost(client, now, actor))
         for alert in Alert.objects.select_for_update().filter(
             client=client, status__in=[AlertStatus.OPEN, AlertStatus.SNOOZED]
         ):
             alert_close_apply(alert, actor=actor, reason="churned", now=now, with_timeline=False)
             side_effects.append({"type": "alert_closed", "id": alert.alert_id})
-        side_effects.extend(retention_campaigns_close_churned(client, now, actor))
+        side_effects.extend(send_collecting_side_effects(client_churned, client=client, actor=actor, now=now))
     elif from_stage == LifecycleStage.CHURNED and to_stage == LifecycleStage.ONBOARDING:
         if client.status != AccountStatus.ACTIVE:
             changes["status"] = [client.status, AccountStatus.ACTIVE]
