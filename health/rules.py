@@ -11,6 +11,7 @@ from typing import Any
 from cs_project.core.stats import clamp, r, rate_change, round_half_up
 from customers.choices import LifecycleStage, PaymentStatus, Priority, RiskLevel
 from customers.rules import finding, risk_level_for_health
+from expansion.choices import OPEN_RENEWAL_STATUSES
 
 from .choices import COMPONENTS
 
@@ -265,7 +266,6 @@ LC06_OPPORTUNITY_STAGES = ("qualified", "proposal", "negotiation")  # LC-06: ope
 RENEWAL_WINDOW_DAYS = 90  # LC-04 / LC-05 (RULES §20 "renewal stage trigger")
 ONBOARDING_MIN_DAYS = 90  # LC-01 without a plan
 RENEWAL_OVERDUE_DAYS = 30  # LC-07
-OPEN_RENEWAL_STATUSES = ("on_track", "at_risk", "high_risk")
 #: precedence when several rules apply (RULES §7.2): lower wins
 STAGE_PRECEDENCE = {
     LifecycleStage.AT_RISK: 0,
