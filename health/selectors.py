@@ -14,6 +14,7 @@ from customers.summaries import ClientSummary, ListColumns, summary
 
 from .models import ChurnPrediction, ClientMilestone, HealthSnapshot, UserActivityDaily, ValueTier
 from .rollups import ensure_fresh
+from .scoring_formulas import explanation_gaps
 
 
 def optional_model(label: str, *fields: str):
@@ -191,6 +192,7 @@ def client_summary(*, client, as_of: dt.date) -> ClientSummary:
         gaps.append(gap("health_components", "no_score", "No official health snapshot."))
         gaps.append(gap("explanation", "no_score", "No official health snapshot."))
     explanation = snapshot.explanation if snapshot is not None else None
+    gaps.extend(explanation_gaps(explanation))  # read side: stored explanations carry no gaps (RULES §4.6)
     churn = _churn_prediction(client)
     if churn is None:
         gaps.append(gap("churn_prediction", "no_score", "No stored churn prediction."))
