@@ -418,31 +418,38 @@ def explanation_gaps(
     if "scorecard" in explanation and explanation["scorecard"] is None:
         gaps.append(gap(f"{prefix}.scorecard", "not_applicable", "Custom weights: no scorecard was used."))
     comparison = explanation.get("comparison")
-    if comparison is None:
+    if comparison is None:  # a key absent from an older, partial payload is no null and needs no gap
         detail = trend_gap_detail()
-        gaps.append(gap(f"{prefix}.comparison", "insufficient_history", detail))
-        gaps.append(gap(f"{prefix}.score_change", "insufficient_history", detail))
-        if components:
-            gaps.extend(
-                gap(f"{prefix}.components[].{key}", "insufficient_history", detail)
-                for key in EXPLANATION_PREVIOUS_KEYS
-            )
-    elif explanation.get("score_change") is None:
+        gaps.extend(
+            gap(f"{prefix}.{key}", "insufficient_history", detail)
+            for key in ("comparison", "score_change")
+            if key in explanation
+        )
+        gaps.extend(
+            gap(f"{prefix}.components[].{key}", "insufficient_history", detail)
+            for key in EXPLANATION_PREVIOUS_KEYS
+            if any(key in c for c in components)
+        )
+    elif "score_change" in explanation and explanation["score_change"] is None:
         gaps.append(
             gap(f"{prefix}.score_change", "not_enough_data", "No health score (coverage below 0.50).")
         )
     for index, component in enumerate(components):
         name = component.get("component")
         path = f"{prefix}.components[{index}]"
+        inputs = component.get("inputs") or {}
         if component.get("score") is None:
             engine = by_field.get(f"component_scores.{name}")
             reason = engine["reason"] if engine else "not_enough_data"
             detail = engine["detail"] if engine else f"{name} could not be computed."
             gaps.extend(
                 gap(f"{path}.{key}", reason, detail)
-                for key in ("score", "effective_weight", "contribution", "inputs")
-                if key in component
+                for key in ("score", "effective_weight", "contribution")
+                if key in component and component[key] is None
             )
+            if any(value is None for value in inputs.values()):
+                gaps.append(gap(f"{path}.inputs", reason, detail))
+                inputs = {}  # named once, for the reason the whole component is missing
         if comparison is not None:
             for key in EXPLANATION_PREVIOUS_KEYS:
                 if key in component and component[key] is None:
@@ -453,7 +460,7 @@ def explanation_gaps(
                             f"{name} was missing in the comparison snapshot of {comparison.get('as_of')}.",
                         )
                     )
-        for key, value in (component.get("inputs") or {}).items():
+        for key, value in inputs.items():
             engine = by_field.get(f"health_metrics.{name}.{key}")
             if value is None and engine is not None:
                 gaps.append(gap(f"{path}.inputs.{key}", engine["reason"], engine["detail"]))

@@ -192,7 +192,10 @@ def client_summary(*, client, as_of: dt.date) -> ClientSummary:
         gaps.append(gap("health_components", "no_score", "No official health snapshot."))
         gaps.append(gap("explanation", "no_score", "No official health snapshot."))
     explanation = snapshot.explanation if snapshot is not None else None
-    gaps.extend(explanation_gaps(explanation))  # read side: stored explanations carry no gaps (RULES §4.6)
+    if (
+        snapshot is not None
+    ):  # read side: a stored explanation carries no gaps; the snapshot's own give reasons
+        gaps.extend(explanation_gaps(explanation, engine_gaps=snapshot.data_gaps or []))
     churn = _churn_prediction(client)
     if churn is None:
         gaps.append(gap("churn_prediction", "no_score", "No stored churn prediction."))

@@ -125,16 +125,17 @@ def client_field_gaps(client: Client, record: dict[str, Any], *, prefix: str) ->
     0.50, RULES §4.3) → ``not_enough_data``; a score without a comparison snapshot → trend
     ``insufficient_history`` (RULES §4.6); no CSM → ``no_csm`` (as the overview says, RULES §11.2)."""
     if client.health_score is not None:
-        score_gap = ("insufficient_history", trend_gap_detail())
-    elif client.health_as_of is None:
-        score_gap = ("no_score", "The client has not been scored yet.")
+        score = {"health_trend": ("insufficient_history", trend_gap_detail())}
     else:
-        score_gap = ("not_enough_data", "The latest calculation had too little data for a score.")
+        if client.health_as_of is None:
+            score_gap = ("no_score", "The client has not been scored yet.")
+        else:
+            score_gap = ("not_enough_data", "The latest calculation had too little data for a score.")
+        score = dict.fromkeys(("health_score", "risk_level", "health_trend"), score_gap)
     no_contract = ("no_contract", "No contract date recorded.")
     reasons = {
-        "health_score": score_gap,
-        "risk_level": score_gap,
-        "health_trend": score_gap,
+        **score,
+        "health_as_of": ("no_score", "The client has not been scored yet."),
         "csm_assigned": ("no_csm", "No CSM assigned."),
         "primary_contact_email": ("no_contact_email", "No primary contact e-mail."),
         "contract_start_date": no_contract,
