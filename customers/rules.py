@@ -38,6 +38,23 @@ def at_risk_threshold() -> int:
     return int(getattr(settings, "CS_RULES", {}).get("at_risk_threshold", AT_RISK_THRESHOLD_DEFAULT))
 
 
+HEALTH_TREND_DAYS_DEFAULT = 7
+
+
+def health_trend_days() -> int:
+    """RULES §4.6 ``N`` [S ``health_trend_days``]: the trend compares with a snapshot N…2N days back."""
+    from django.conf import settings
+
+    return int(getattr(settings, "CS_RULES", {}).get("health_trend_days", HEALTH_TREND_DAYS_DEFAULT))
+
+
+def trend_gap_detail(days: int | None = None) -> str:
+    """The one text of the ``insufficient_history`` gap of a null trend (or comparison), stating the window really
+    searched (``days`` = N, read from the setting when not given)."""
+    n = health_trend_days() if days is None else days
+    return f"No official snapshot {n}–{2 * n} days back."
+
+
 def risk_level_for_health(health: int | None) -> str | None:
     """RULES §4.5 risk band of a health score — the one home of the 80 / 65 / 50 cut-offs (the health engine
     imports it as ``health.scoring.risk_band``)."""

@@ -119,13 +119,15 @@ def update_client_info(
     result = services.client_update(actor=ctx.actor, client_id=client_id, updates=updates)
     client = result.client
     fields = result.updated_fields
+    gaps: list[dict[str, str]] = []
+    record = selectors.updated_record(client, gaps=gaps, prefix="updated_record")
     return {
         "message": f"Updated {', '.join(fields)} of {client.client_id}."
         if fields
         else f"No change: {client.client_id} already has these values.",
         "client_id": client.client_id,
         "updated_fields": fields,
-        "updated_record": selectors.client_fields(client),
+        "updated_record": record,
         "audit": {
             "updated_at": client.updated_at.isoformat() if fields else None,
             "fields_changed": list(result.previous_values),
@@ -133,7 +135,7 @@ def update_client_info(
         },
         "side_effects": result.side_effects,
         "audit_event_id": str(result.audit_event.event_id) if result.audit_event else None,
-        "data_gaps": [],
+        "data_gaps": gaps,
     }
 
 

@@ -10,6 +10,7 @@ under the engine's names (``risk_band``, ``churn_level``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from cs_project.core.stats import r, round_half_up
 from customers.choices import HealthTrend, PaymentStatus
 from customers.rules import churn_level_for_probability as churn_level
 from customers.rules import risk_level_for_health as risk_band
+from customers.rules import trend_gap_detail as customers_trend_gap_detail
 
 from .choices import CHURN_HEURISTIC_METHOD, COMPONENTS, FORMULA_VERSION
 from .common import gap
@@ -67,9 +69,9 @@ def trend_days() -> int:
 
 
 def trend_gap_detail() -> str:
-    """The ``health_trend`` data-gap text, built from the setting so that it states the window really searched."""
-    n = trend_days()
-    return f"No official snapshot {n}–{2 * n} days back."
+    """The ``health_trend`` data-gap text (its one home: :func:`customers.rules.trend_gap_detail`) for the N the
+    engine searched."""
+    return customers_trend_gap_detail(trend_days())
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -394,6 +396,77 @@ def explanation(
     }
 
 
+EXPLANATION_PREVIOUS_KEYS = ("previous_score", "previous_contribution", "contribution_change")
+
+
+def explanation_gaps(
+    explanation: dict[str, Any] | None, *, prefix: str = "explanation", engine_gaps: Iterable[dict] = ()
+) -> list[dict]:
+    """The data gaps of the nulls of an explanation payload (RULES §4.6, TOOLS §0.6).
+
+    Built where the payload is read (the tool result, the overview), never by the nightly job: stored snapshots
+    keep their explanation as it was stored and the chunk scorer does no extra work. ``engine_gaps`` are the
+    engine's own gaps of the same score (``component_scores.<c>``, ``health_metrics.<c>.<input>``); a missing
+    component's nulls and a null input take their reason from them. No comparison snapshot → the comparison, the
+    score change and every ``previous_*`` / ``contribution_change`` are null for one reason,
+    ``insufficient_history``, named once per key with a ``components[]`` path."""
+    if not explanation:
+        return []
+    by_field = {g["field"]: g for g in engine_gaps}
+    components = explanation.get("components") or []
+    gaps: list[dict] = []
+    if "scorecard" in explanation and explanation["scorecard"] is None:
+        gaps.append(gap(f"{prefix}.scorecard", "not_applicable", "Custom weights: no scorecard was used."))
+    comparison = explanation.get("comparison")
+    if comparison is None:  # a key absent from an older, partial payload is no null and needs no gap
+        detail = trend_gap_detail()
+        gaps.extend(
+            gap(f"{prefix}.{key}", "insufficient_history", detail)
+            for key in ("comparison", "score_change")
+            if key in explanation
+        )
+        gaps.extend(
+            gap(f"{prefix}.components[].{key}", "insufficient_history", detail)
+            for key in EXPLANATION_PREVIOUS_KEYS
+            if any(key in c for c in components)
+        )
+    elif "score_change" in explanation and explanation["score_change"] is None:
+        gaps.append(
+            gap(f"{prefix}.score_change", "not_enough_data", "No health score (coverage below 0.50).")
+        )
+    for index, component in enumerate(components):
+        name = component.get("component")
+        path = f"{prefix}.components[{index}]"
+        inputs = component.get("inputs") or {}
+        if component.get("score") is None:
+            engine = by_field.get(f"component_scores.{name}")
+            reason = engine["reason"] if engine else "not_enough_data"
+            detail = engine["detail"] if engine else f"{name} could not be computed."
+            gaps.extend(
+                gap(f"{path}.{key}", reason, detail)
+                for key in ("score", "effective_weight", "contribution")
+                if key in component and component[key] is None
+            )
+            if any(value is None for value in inputs.values()):
+                gaps.append(gap(f"{path}.inputs", reason, detail))
+                inputs = {}  # named once, for the reason the whole component is missing
+        if comparison is not None:
+            for key in EXPLANATION_PREVIOUS_KEYS:
+                if key in component and component[key] is None:
+                    gaps.append(
+                        gap(
+                            f"{path}.{key}",
+                            "not_enough_data",
+                            f"{name} was missing in the comparison snapshot of {comparison.get('as_of')}.",
+                        )
+                    )
+        for key, value in inputs.items():
+            engine = by_field.get(f"health_metrics.{name}.{key}")
+            if value is None and engine is not None:
+                gaps.append(gap(f"{path}.inputs.{key}", engine["reason"], engine["detail"]))
+    return gaps
+
+
 def stored_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
     """The explanation as stored: component inputs live once, in ``HealthSnapshot.inputs``."""
     components = explanation["components"]
@@ -419,6 +492,7 @@ __all__ = [
     "combine",
     "engagement_score",
     "explanation",
+    "explanation_gaps",
     "heuristic_probability",
     "payment_score",
     "payment_status_from_invoices",

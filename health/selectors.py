@@ -15,6 +15,7 @@ from customers.summaries import ClientSummary, ListColumns, summary
 from .models import ChurnPrediction, ClientMilestone, HealthSnapshot, UserActivityDaily, ValueTier
 from .rollups import ensure_fresh
 from .rules import churn_driver_out
+from .scoring_formulas import explanation_gaps
 
 
 def optional_model(label: str, *fields: str):
@@ -192,6 +193,10 @@ def client_summary(*, client, as_of: dt.date) -> ClientSummary:
         gaps.append(gap("health_components", "no_score", "No official health snapshot."))
         gaps.append(gap("explanation", "no_score", "No official health snapshot."))
     explanation = snapshot.explanation if snapshot is not None else None
+    if (
+        snapshot is not None
+    ):  # read side: a stored explanation carries no gaps; the snapshot's own give reasons
+        gaps.extend(explanation_gaps(explanation, engine_gaps=snapshot.data_gaps or []))
     churn = _churn_prediction(client)
     if churn is None:
         gaps.append(gap("churn_prediction", "no_score", "No stored churn prediction."))

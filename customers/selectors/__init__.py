@@ -3,7 +3,7 @@
 - ``overview``: ``get_client_overview`` (TOOLS §1.2), composed from the apps' published client summaries
 - ``listing``: ``list_clients`` (TOOLS §1.4)
 - ``timeline``: ``get_client_timeline`` (TOOLS §1.5)
-- ``records``: the ``register_client`` payload and CORE next steps
+- ``records``: the ``register_client`` / ``update_client_info`` records and CORE next steps
 - ``common``: dates, number shapes, data gaps, the client columns
 
 Every number is computed from stored rows; a missing source is ``None`` with a ``data_gaps`` entry (RULES §15.2).
@@ -12,6 +12,7 @@ Every number is computed from stored rows; a missing source is ``None`` with a `
 from .common import (
     EBR_CADENCE_TIERS,
     active_contract,
+    client_field_gaps,
     client_fields,
     client_get,
     day_start,
@@ -27,12 +28,13 @@ from .common import (
 )
 from .listing import client_list
 from .overview import client_overview
-from .records import client_next_steps, client_record
+from .records import client_next_steps, client_record, updated_record
 from .timeline import client_timeline, timeline_entry
 
 __all__ = [
     "EBR_CADENCE_TIERS",
     "active_contract",
+    "client_field_gaps",
     "client_fields",
     "client_get",
     "client_list",
@@ -51,4 +53,5 @@ __all__ = [
     "reporting_tz",
     "today",
     "timeline_entry",
+    "updated_record",
 ]

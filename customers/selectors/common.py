@@ -14,6 +14,7 @@ from django.utils import timezone
 from cs_project.core.errors import NotFound
 from customers.choices import ContractStatus
 from customers.models import Client, Contract
+from customers.rules import trend_gap_detail
 
 EBR_CADENCE_TIERS = ("strategic", "enterprise", "professional", "standard")
 
@@ -111,3 +112,35 @@ def client_fields(client: Client) -> dict[str, Any]:
         "created_at": iso(client.created_at),
         "updated_at": iso(client.updated_at),
     }
+
+
+def client_field_gaps(client: Client, record: dict[str, Any], *, prefix: str) -> list[dict[str, str]]:
+    """Data gaps of the null client columns of ``record`` (a :func:`client_fields` dict or a ``list_clients``
+    row), ``field`` under ``prefix`` (TOOLS §0.6, RULES §15.2).
+
+    Never scored → ``no_score`` for the score, its band and its trend; scored without a score (coverage below
+    0.50, RULES §4.3) → ``not_enough_data``; a score without a comparison snapshot → trend
+    ``insufficient_history`` (RULES §4.6); no CSM → ``no_csm`` (as the overview says, RULES §11.2)."""
+    if client.health_score is not None:
+        score = {"health_trend": ("insufficient_history", trend_gap_detail())}
+    else:
+        if client.health_as_of is None:
+            score_gap = ("no_score", "The client has not been scored yet.")
+        else:
+            score_gap = ("not_enough_data", "The latest calculation had too little data for a score.")
+        score = dict.fromkeys(("health_score", "risk_level", "health_trend"), score_gap)
+    no_contract = ("no_contract", "No contract date recorded.")
+    reasons = {
+        **score,
+        "health_as_of": ("no_score", "The client has not been scored yet."),
+        "csm_assigned": ("no_csm", "No CSM assigned."),
+        "primary_contact_email": ("no_contact_email", "No primary contact e-mail."),
+        "contract_start_date": no_contract,
+        "contract_end_date": no_contract,
+        "renewal_date": no_contract,
+    }
+    return [
+        gap(f"{prefix}.{key}", *reason)
+        for key, reason in reasons.items()
+        if key in record and record[key] is None
+    ]

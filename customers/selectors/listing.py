@@ -12,7 +12,7 @@ from customers.filters import ClientFilter
 from customers.models import Client
 from customers.summaries import list_column_providers
 
-from .common import days_until_renewal, gap, money, today
+from .common import client_field_gaps, days_until_renewal, gap, money, today
 
 #: The ``list_clients`` columns and totals other apps fill (TOOLS §1.4), by app; null with a gap without them.
 COLUMN_OWNERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -90,22 +90,22 @@ def client_list(
         renewal_days = days_until_renewal(client, as_of)
         if renewal_days is None:
             gaps.append(gap(f"clients[{index}].days_until_renewal", "no_contract", "No contract end date."))
-        rows.append(
-            {
-                "client_id": client.client_id,
-                "client_name": client.client_name,
-                "tier": client.tier,
-                "lifecycle_stage": client.lifecycle_stage,
-                "status": client.status,
-                "health_score": client.health_score,
-                "health_trend": client.health_trend or None,
-                "risk_level": client.risk_level or None,
-                "contract_value": money(client.contract_value),
-                "days_until_renewal": renewal_days,
-                "csm_assigned": client.csm_assigned.get_username() if client.csm_assigned_id else None,
-                **columns[client.pk],
-            }
-        )
+        row = {
+            "client_id": client.client_id,
+            "client_name": client.client_name,
+            "tier": client.tier,
+            "lifecycle_stage": client.lifecycle_stage,
+            "status": client.status,
+            "health_score": client.health_score,
+            "health_trend": client.health_trend or None,
+            "risk_level": client.risk_level or None,
+            "contract_value": money(client.contract_value),
+            "days_until_renewal": renewal_days,
+            "csm_assigned": client.csm_assigned.get_username() if client.csm_assigned_id else None,
+            **columns[client.pk],
+        }
+        rows.append(row)
+        gaps.extend(client_field_gaps(client, row, prefix=f"clients[{index}]"))
     total = totals["total"]
     average = totals["avg"]
     if average is None and total:

@@ -28,6 +28,7 @@ from customers.summaries import summary_providers
 from .common import (
     EBR_CADENCE_TIERS,
     active_contract,
+    client_field_gaps,
     client_get,
     day_start,
     days_until_renewal,
@@ -206,19 +207,14 @@ def _skeleton(client: Client, *, contract: Contract | None, as_of: dt.date) -> d
     }
 
 
-def _own_gaps(overview: dict[str, Any], *, contract: Contract | None) -> list[dict[str, str]]:
-    """Data gaps of the values customers itself provides."""
-    gaps = []
-    if overview["identity"]["csm_assigned"] is None:
-        gaps.append(gap(f"{P}.identity.csm_assigned", "no_csm", "No CSM assigned."))
+def _own_gaps(client: Client, overview: dict[str, Any], *, contract: Contract | None) -> list[dict[str, str]]:
+    """Data gaps of the values customers itself provides (the client columns as in every core tool)."""
+    gaps = client_field_gaps(client, overview["identity"], prefix=f"{P}.identity")
     if overview["identity"]["primary_contact"]["email"] is None:
         gaps.append(
             gap(f"{P}.identity.primary_contact.email", "no_contact_email", "No primary contact e-mail.")
         )
-    if overview["health_score"] is None:
-        gaps.append(gap(f"{P}.health_score", "no_score", "The client has not been scored yet."))
-    if overview["health_trend"] is None:
-        gaps.append(gap(f"{P}.health_trend", "insufficient_history", "No comparison snapshot for a trend."))
+    gaps += client_field_gaps(client, overview, prefix=P)
     if overview["stage_entered_at"] is None:
         gaps.append(gap(f"{P}.stage_entered_at", "insufficient_history", "No lifecycle history row."))
     if contract is None:
@@ -341,7 +337,7 @@ def client_overview(*, client_id: str, as_of: dt.date | None = None) -> dict[str
         probability = rules.renewal_probability_for_health(client.health_score)
     overview["renewal_probability"] = rate(probability)
     overview["renewal_risk_level"] = rules.renewal_risk_level(probability)
-    gaps = _own_gaps(overview, contract=contract) + gaps
+    gaps = _own_gaps(client, overview, contract=contract) + gaps
     attention, recommended = _findings(client, overview, facts, contract=contract, as_of=as_of)
     components = result["health_components"]
     return {

@@ -11,14 +11,15 @@ from typing import Any
 from customers import rules
 from customers.models import Client, Contract
 
-from .common import client_fields, gap
+from .common import client_field_gaps, client_fields, gap
 
 
 def client_record(
     client: Client, *, contract: Contract | None, gaps: list[dict], prefix: str
 ) -> dict[str, Any]:
     """``client_record`` of ``register_client``: the client fields plus its first operational figures (TOOLS §1.1:
-    seats when known; active users, adoption and satisfaction null with gaps; open tickets 0)."""
+    seats when known; active users, adoption and satisfaction null with gaps; open tickets 0); every null of
+    the client fields with its gap (not scored yet, no CSM…)."""
     record = client_fields(client)
     seats = contract.included_users if contract is not None else None
     record["users_provisioned"] = seats
@@ -33,10 +34,14 @@ def client_record(
     record["support_tickets_open"] = 0  # TOOLS §1.1: 0 for a new client
     record["satisfaction_score"] = None
     gaps.append(gap(f"{prefix}.satisfaction_score", "no_survey_responses", "No survey response yet."))
-    if client.health_score is None:
-        gaps.append(gap(f"{prefix}.health_score", "no_score", "The client has not been scored yet."))
-    if not client.health_trend:
-        gaps.append(gap(f"{prefix}.health_trend", "insufficient_history", "No comparison snapshot."))
+    gaps.extend(client_field_gaps(client, record, prefix=prefix))
+    return record
+
+
+def updated_record(client: Client, *, gaps: list[dict], prefix: str) -> dict[str, Any]:
+    """``updated_record`` of ``update_client_info`` (TOOLS §1.3): the client fields, their nulls with gaps."""
+    record = client_fields(client)
+    gaps.extend(client_field_gaps(client, record, prefix=prefix))
     return record
 
 

@@ -17,6 +17,7 @@ from ..common import gap
 from ..models import HealthSnapshot
 from ..rollups import day_bounds
 from ..rules import churn_driver_out, contributing_factors, projected_point, risk_indicators
+from ..scoring_formulas import explanation_gaps, trend_gap_detail
 from ..selectors import optional_model
 
 D = dt.timedelta
@@ -82,11 +83,15 @@ def score_payload(
 
 
 def _derived_gaps(result: dict, gaps: list) -> None:
-    """Values derived from others carry their own gap: no score → no band, trend or change; a missing component
-    has no effective weight (its weight is redistributed, RULES §4.3)."""
+    """Values derived from others carry their own gap: no score → no band, trend or change; no comparison
+    snapshot → no change (RULES §4.6); a missing component has no effective weight (its weight is redistributed,
+    RULES §4.3); the explanation's nulls take the reasons of the engine's gaps."""
     if result["health_score"] is None:
         for path in ("risk_level", "health_trend", "score_change"):
             gaps.append(gap(path, "not_enough_data", "No health score (coverage below 0.50)."))
+    elif result["score_change"] is None:
+        gaps.append(gap("score_change", "insufficient_history", trend_gap_detail()))
+    gaps.extend(explanation_gaps(result["explanation"], engine_gaps=list(gaps)))
     for c in result["missing_components"]:
         gaps.append(
             gap(

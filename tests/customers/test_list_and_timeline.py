@@ -25,6 +25,7 @@ def portfolio():
         tier="enterprise",
         lifecycle_stage="active",
         health_score=85,
+        risk_level="low",
         contract_value=200000,
         renewal_date=today + dt.timedelta(days=40),
     )
@@ -34,6 +35,7 @@ def portfolio():
         tier="enterprise",
         lifecycle_stage="at_risk",
         health_score=55,
+        risk_level="high",
         contract_value=50000,
         renewal_date=None,
         contract_end_date=None,
@@ -87,6 +89,16 @@ def test_list_known_answer(tool, portfolio):
     assert gaps == {
         "clients[2].active_users": "no_usage_events",
         "clients[1].days_until_renewal": "no_contract",
+        # every null client column has its gap (TOOLS §0.6): scored without a comparison snapshot, never scored,
+        # no CSM
+        "clients[0].health_trend": "insufficient_history",
+        "clients[1].health_trend": "insufficient_history",
+        "clients[2].health_score": "no_score",
+        "clients[2].risk_level": "no_score",
+        "clients[2].health_trend": "no_score",
+        "clients[0].csm_assigned": "no_csm",
+        "clients[1].csm_assigned": "no_csm",
+        "clients[2].csm_assigned": "no_csm",
     }
 
 

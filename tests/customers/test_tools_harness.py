@@ -13,8 +13,6 @@ _names = itertools.count(1)
 
 class TestRegisterClient(ToolContractTests):
     tool_name = "register_client"
-    # Silent gaps (issue 8 "silent gaps"): the overview reports no_csm / no_score for the same values.
-    known_silent_gaps = ("client_record.csm_assigned", "client_record.risk_level")
 
     def arguments(self, world):
         n = next(_names)
@@ -33,14 +31,6 @@ class TestGetClientOverview(ToolContractTests):
         "client_overview.recent_activity[].source.id",  # an event without a source object
         "churn_prediction.predicted_churn_date",  # RULES §5.1: only when p ≥ 0.50
     )
-    # Explanation fields null for want of a comparison snapshot, without insufficient_history (RULES §4.6).
-    known_silent_gaps = (
-        "explanation.comparison",
-        "explanation.components[].previous_score",
-        "explanation.components[].previous_contribution",
-        "explanation.components[].contribution_change",
-        "explanation.score_change",
-    )
 
     def arguments(self, world):
         return {"client_id": world["client_id"]}
@@ -49,7 +39,6 @@ class TestGetClientOverview(ToolContractTests):
 class TestUpdateClientInfo(ToolContractTests):
     tool_name = "update_client_info"
     nullable_without_gap = ("audit.updated_at",)  # null exactly when nothing changed (TOOLS §1.3)
-    known_silent_gaps = ("updated_record.csm_assigned", "updated_record.health_trend")
 
     def arguments(self, world):
         return {"client_id": world["client_id"], "updates": {"industry": "Retail", "contract_value": 54321}}
@@ -60,7 +49,6 @@ class TestUpdateClientInfo(ToolContractTests):
 
 class TestListClients(ToolContractTests):
     tool_name = "list_clients"
-    known_silent_gaps = ("clients[].csm_assigned", "clients[].health_trend")
 
     def arguments(self, world):
         return {"limit": 1000}

@@ -36,15 +36,6 @@ class TestCalculateHealthScore(ToolContractTests):
         "health_metrics.payment.oldest_unpaid_due",  # nothing unpaid
         "explanation.components[].inputs.oldest_unpaid_due",
     )
-    known_silent_gaps = (
-        "score_change",  # only health_trend carries insufficient_history
-        "explanation.comparison",
-        "explanation.score_change",
-        "explanation.components[].previous_score",
-        "explanation.components[].previous_contribution",
-        "explanation.components[].contribution_change",
-        "explanation.components[].inputs.u4",  # the gap is on health_metrics.usage.u4 only
-    )
 
     def arguments(self, world):
         return {"client_id": world["client_id"]}
