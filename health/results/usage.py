@@ -47,7 +47,7 @@ class EngagementMetrics(TypedDict):
 class FeatureCount(TypedDict):
     feature_key: str
     events: int
-    users: int
+    users: int | None
 
 
 class UsageAnalytics(TypedDict):
@@ -74,7 +74,7 @@ class UsageBucket(TypedDict):
 
 class WeekHourPattern(TypedDict):
     by_weekday: list[int]
-    by_hour: list[int]
+    by_hour: list[int] | None
     peak_weekday: str | None
     peak_hour: int | None
 
@@ -94,7 +94,7 @@ class UserCohorts(TypedDict):
 class FeatureFirstUse(TypedDict):
     feature_key: str
     first_used_at: str | None
-    users: int
+    users: int | None
     stage: str | None
 
 
@@ -127,7 +127,7 @@ class FeatureAdoptionRow(TypedDict):
     name: str
     is_core: bool
     adoption_rate: float | None
-    users_or_clients: int
+    users_or_clients: int | None
     events: int
     stage: str | None
     first_used_at: str | None
