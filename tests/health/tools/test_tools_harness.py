@@ -217,6 +217,10 @@ VARIANTS = {
         },
     ),
     "trends_of_one_client": ("analyze_health_trends", lambda w: {"client_id": w["client_id"]}),
+    "trends_of_one_client_without_components": (
+        "analyze_health_trends",
+        lambda w: {"client_id": w["client_id"], "include_components": False},
+    ),
     "trends_by_tier": ("analyze_health_trends", lambda w: {"segment_by": "tier", "granularity": "daily"}),
     "account_report_markdown": (
         "generate_health_reports",
