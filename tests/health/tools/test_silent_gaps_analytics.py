@@ -273,3 +273,41 @@ def test_lifecycle_stage_with_clients_but_no_score_or_record(lifecycle_world, ca
         "stage_characteristics.expansion.avg_health_score": "no_score",
         "stage_characteristics.expansion.avg_days_in_stage": "insufficient_history",
     }
+
+
+# --- analyze_engagement_patterns ------------------------------------------------------------------------------
+
+
+def test_success_patterns_without_low_risk_clients_have_gaps(db, call):
+    ClientFactory(client_id="solo", risk_level="high", health_score=55)
+    out = call(
+        "analyze_engagement_patterns",
+        analysis_scope="individual",
+        scope_filter={"client_id": "solo"},
+        anomaly_detection=False,
+        predictive_insights=False,
+    )
+    assert out["status"] == "success", out
+    assert out["success_patterns"] == {
+        "clients": 0,
+        "median_stickiness": None,
+        "median_core_breadth": None,
+        "median_milestones_achieved": None,
+    }
+    assert _gaps(out, "success_patterns") == {
+        "success_patterns.median_stickiness": "not_enough_data",
+        "success_patterns.median_core_breadth": "not_enough_data",
+        "success_patterns.median_milestones_achieved": "not_enough_data",
+    }
+
+
+def test_success_patterns_of_low_risk_clients_without_snapshots_gap_the_usage_medians(db, call):
+    ClientFactory(client_id="calm", risk_level="low", health_score=90)
+    out = call("analyze_engagement_patterns", anomaly_detection=False, predictive_insights=False)
+    assert out["status"] == "success", out
+    assert out["success_patterns"]["clients"] == 1
+    assert out["success_patterns"]["median_milestones_achieved"] == 0
+    assert _gaps(out, "success_patterns") == {
+        "success_patterns.median_stickiness": "not_enough_data",
+        "success_patterns.median_core_breadth": "not_enough_data",
+    }
