@@ -345,9 +345,7 @@ def _per_tier(
             if row
             else None
         )
-        if (
-            row is None
-        ):  # a caller-defined tier: the value-tier table (RULES §6.1) has no service level for it
+        if row is None:  # a caller-defined tier: the value-tier table (RULES §6.1) sets no service level
             out["gaps"]["service"].append(
                 gap(
                     f"service_level_recommendations.{n}",
