@@ -46,6 +46,10 @@ def resolve_client(client_id: str) -> Client:
         raise NotFound(f"Client '{client_id}' does not exist.", field="client_id") from None
 
 
+#: The keys of a benchmark (RULES §15.1) that need the minimum number of peers.
+BENCHMARK_PEER_KEYS = ("percentile", "peer_p25", "peer_median", "peer_p75")
+
+
 def benchmark(
     metric: str,
     value: float | None,
@@ -55,7 +59,8 @@ def benchmark(
     gaps: list,
     path: str,
 ) -> dict[str, Any]:
-    """RULES §15.1 shape; fewer than ``benchmark_min_peers`` → nulls + ``peer_group_too_small``."""
+    """RULES §15.1 shape; fewer than ``benchmark_min_peers`` → percentile and quartiles null, each with a
+    ``peer_group_too_small`` gap naming the peer count (TOOLS §0.6: every null from missing data has a gap)."""
     minimum = int(settings.CS_RULES.get("benchmark_min_peers", 5))
     out = {
         "metric": metric,
@@ -67,7 +72,8 @@ def benchmark(
         "peer_p75": None,
     }
     if len(peers) < minimum:
-        gaps.append(gap(f"{path}.percentile", "peer_group_too_small", f"{len(peers)} peers (< {minimum})."))
+        detail = f"{len(peers)} peers (< {minimum})."
+        gaps.extend(gap(f"{path}.{key}", "peer_group_too_small", detail) for key in BENCHMARK_PEER_KEYS)
         return out
     p25, p50, p75 = quartiles(sorted(peers))
     out.update(
@@ -78,6 +84,7 @@ def benchmark(
     )
     if value is None:
         gaps.append(gap(f"{path}.value", "not_enough_data", "The client's own value is not available."))
+        gaps.append(gap(f"{path}.percentile", "not_enough_data", "No own value to rank among the peers."))
     return out
 
 

@@ -145,13 +145,16 @@ def _performance(key: str, members: list[dict], mean_health: float | None, src: 
         gaps.append(
             gap(f"segment_performance.{key}.nps", "no_survey_responses", "No NPS response in 180 days.")
         )
+    if mean_health is None:
+        gaps.append(gap(f"segment_performance.{key}.avg_health_score", "no_score", "No member is scored."))
     if not cohort:
-        gaps.append(
+        gaps.extend(
             gap(
-                f"segment_performance.{key}.grr_12m",
+                f"segment_performance.{key}.{field}",
                 "insufficient_history",
                 "No member had ARR 12 months ago.",
             )
+            for field in ("logo_retention_12m", "grr_12m")
         )
     return {
         "avg_health_score": r(mean_health, 1),
@@ -210,6 +213,8 @@ def _segment_blocks(
         members = by_key.get(key, [])
         n = len(members)
         out["distribution"][key] = _share(n, total) if total else None
+        if not total:
+            gaps.append(gap(f"segment_distribution.{key}", "not_enough_data", "The population is empty."))
         if n < ctx["min_segment_size"]:
             out["below_min"].append({"key": key, "customer_count": n})
             continue
@@ -221,6 +226,11 @@ def _segment_blocks(
             out["means"][key] = mean_health
         strategy, vt = _strategy(ctx["segmentation_type"], key, members, ctx["tier_by_name"])
         out["strategies"][key] = strategy
+        if mean_health is None:
+            index = len(out["segments"])
+            gaps.append(
+                gap(f"segments[{index}].avg_health_score", "no_score", "No member has a health score.")
+            )
         out["segments"].append(
             {
                 "segment_id": None,  # filled after persistence
@@ -235,8 +245,6 @@ def _segment_blocks(
                 "targets": vt["targets"] if vt else {"health": None, "nps": None, "grr": None},
             }
         )
-        if mean_health is None:
-            gaps.append(gap(f"segments.{key}.avg_health_score", "no_score", "No member has a health score."))
         tenures = [
             (ctx["as_of"] - x["contract_start_date"]).days for x in members if x["contract_start_date"]
         ]
@@ -246,6 +254,14 @@ def _segment_blocks(
             "lifecycle_mix": _mix([x["lifecycle_stage"] for x in members]),
             "median_tenure_days": statistics.median(tenures) if tenures else None,
         }
+        if not tenures:
+            gaps.append(
+                gap(
+                    f"segment_characteristics.{key}.median_tenure_days",
+                    "no_contract",
+                    "No contract start date.",
+                )
+            )
         csms = {x["csm_assigned_id"] for x in members if x["csm_assigned_id"]}
         without_csm = sum(1 for x in members if not x["csm_assigned_id"])
         out["allocation"][key] = {
@@ -255,6 +271,8 @@ def _segment_blocks(
             "accounts_per_csm": r((n - without_csm) / len(csms), 1) if csms else None,
             "clients_without_csm": without_csm,
         }
+        if not csms:
+            gaps.append(gap(f"resource_allocation.{key}.accounts_per_csm", "no_csm", "No member has a CSM."))
         if ctx["benchmark_analysis"]:
             out["performance"][key] = _performance(key, members, mean_health, ctx["sources"], gaps)
         if ctx["include_recommendations"]:
@@ -280,8 +298,9 @@ def _cross_segment(rows: list[dict], seg_means: dict[str, float], gaps: list) ->
             gap("cross_segment_analysis.top_20pct_arr_share", "not_enough_data", "No ARR in population.")
         )
     if not two:
-        gaps.append(
-            gap("cross_segment_analysis.health_gap", "not_enough_data", "Fewer than 2 segments with a score.")
+        gaps.extend(
+            gap(f"cross_segment_analysis.{field}", "not_enough_data", "Fewer than 2 segments with a score.")
+            for field in ("health_gap", "best_segment", "worst_segment")
         )
     return cross
 

@@ -205,9 +205,10 @@ def _client_usage(a: _Adoption) -> tuple[int, int, dict[str, int] | None]:
             .values_list("feature_key", "n")
         )
     else:
-        a.gaps.append(
-            gap("feature_adoption_breakdown[].adoption_rate", "raw_events_expired", "Window too old.")
-        )
+        a.gaps += [
+            gap(f"feature_adoption_breakdown[].{field}", "raw_events_expired", "Window too old.")
+            for field in ("adoption_rate", "users_or_clients")
+        ]
     if not active_users:
         a.gaps.append(gap("feature_adoption_breakdown[].adoption_rate", "no_usage_events", "No active user."))
     return active_users, active_days, users_by_feature
@@ -230,6 +231,14 @@ def _breakdown(a: _Adoption) -> tuple[list[dict], dict[str, float | None]]:
             count = len(a.used_by[key])
             rate = count / eligible if eligible else None
             stage = None
+            if not eligible:
+                a.gaps.append(
+                    gap(
+                        f"feature_adoption_breakdown[{len(breakdown)}].adoption_rate",
+                        "not_applicable",
+                        f"No client of the population has a tier that includes '{key}' ({f.min_tier}+).",
+                    )
+                )
         rates[key] = rate
         breakdown.append(
             {

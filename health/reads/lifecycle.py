@@ -102,8 +102,9 @@ def transition_triggers(threshold: float) -> list[dict]:
     ]
 
 
-def _stage_overview(rows: list[dict], stages: list[str], now: dt.datetime) -> tuple[dict, dict]:
-    """Per stage: count and ARR; mean health, median ARR and mean days in the current stage."""
+def _stage_overview(rows: list[dict], stages: list[str], now: dt.datetime, gaps: list) -> tuple[dict, dict]:
+    """Per stage: count and ARR; mean health, median ARR and mean days in the current stage (a data gap for
+    each of these that is null: no client in the stage, no scored client, no open stage record)."""
     by_stage: dict[str, list[dict]] = defaultdict(list)
     for x in rows:
         by_stage[x["lifecycle_stage"]].append(x)
@@ -123,13 +124,31 @@ def _stage_overview(rows: list[dict], stages: list[str], now: dt.datetime) -> tu
             else None,
             "avg_days_in_stage": r(sum(days_in) / len(days_in), 1) if days_in else None,
         }
+        path = f"stage_characteristics.{s}"
+        if not members:
+            gaps.extend(
+                gap(f"{path}.{key}", "not_enough_data", f"No client in stage {s}.")
+                for key in ("avg_health_score", "median_arr", "avg_days_in_stage")
+            )
+            continue
+        if not healths:
+            gaps.append(
+                gap(f"{path}.avg_health_score", "no_score", f"No client in stage {s} has a health score.")
+            )
+        if not days_in:
+            gaps.append(
+                gap(
+                    f"{path}.avg_days_in_stage", "insufficient_history", f"No open stage record in stage {s}."
+                )
+            )
     return distribution, characteristics
 
 
 def _history_metrics(
-    current_stage: str | None, stages: list[str], now: dt.datetime, include_transitions: bool
+    current_stage: str | None, stages: list[str], now: dt.datetime, include_transitions: bool, gaps: list
 ) -> tuple[dict | None, dict, dict]:
-    """From the stage history: transition counts (90 days), median stage duration, exit shares."""
+    """From the stage history: transition counts (90 days), median stage duration, exit shares; a stage that
+    no stint has left yet has no duration or shares (data gap ``insufficient_history``)."""
     hist = LifecycleStageHistory.objects.all()
     if current_stage:
         hist = hist.filter(Q(from_stage=current_stage) | Q(to_stage=current_stage))
@@ -151,6 +170,11 @@ def _history_metrics(
     average_duration = {
         s: (r(statistics.median(durations[s]), 1) if durations.get(s) else None) for s in stages
     }
+    gaps.extend(
+        gap(f"average_stage_duration.{s}", "insufficient_history", f"No closed stint in stage {s}.")
+        for s in stages
+        if average_duration[s] is None
+    )
     exits: dict[str, Counter] = defaultdict(Counter)
     for frm, to in hist.exclude(from_stage="").values_list("from_stage", "to_stage"):
         exits[frm][to] += 1
@@ -164,6 +188,15 @@ def _history_metrics(
             else None,
             "to_churned_share": r(exits[s]["churned"] / total, 4) if total else None,
         }
+        if not total:
+            gaps.extend(
+                gap(
+                    f"stage_success_metrics.{s}.{key}",
+                    "insufficient_history",
+                    f"No client has left stage {s}.",
+                )
+                for key in ("to_active_or_expansion_share", "to_churned_share")
+            )
     return transitions, average_duration, success
 
 
@@ -324,8 +357,11 @@ def lifecycle_analyze(
         )
     )
     stages = [current_stage] if current_stage else list(LifecycleStage.values)
-    distribution, characteristics = _stage_overview(rows, stages, now)
-    transitions, average_duration, success = _history_metrics(current_stage, stages, now, include_transitions)
+    gaps: list[dict] = []
+    distribution, characteristics = _stage_overview(rows, stages, now, gaps)
+    transitions, average_duration, success = _history_metrics(
+        current_stage, stages, now, include_transitions, gaps
+    )
     findings, at_risk_out, expansion_out = _candidate_findings(
         lc02_candidates(threshold), lc06_candidates(as_of)
     )
@@ -348,7 +384,7 @@ def lifecycle_analyze(
         "intervention_playbooks": PLAYBOOKS if intervention_planning else None,
         "automated_workflows": _workflows(threshold) if automation_rules else None,
         "recommended_actions": sort_findings(findings),
-        "data_gaps": [],
+        "data_gaps": gaps,
     }
 
 

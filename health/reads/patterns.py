@@ -290,7 +290,7 @@ def _personas(w: _Window) -> tuple[dict[str, int], dict[str, int]]:
 
 def _success_patterns(w: _Window) -> dict[str, Any]:
     """Medians over the clients in the low risk band: stickiness and core breadth (latest snapshot inputs),
-    milestones achieved."""
+    milestones achieved. A median without a value has a data gap (TOOLS §0.6)."""
     low = [pk for pk, c in w.clients.items() if c["risk_level"] == "low"]
     success = {
         "clients": len(low),
@@ -299,6 +299,9 @@ def _success_patterns(w: _Window) -> dict[str, Any]:
         "median_milestones_achieved": None,
     }
     if not low:
+        w.gaps += [
+            gap(f"success_patterns.{k}", "not_enough_data", "No low-risk client.") for k in list(success)[1:]
+        ]
         return success
     latest_inputs = Subquery(
         HealthSnapshot.objects.filter(client=OuterRef("pk")).order_by("-as_of").values("inputs")[:1],
@@ -317,6 +320,8 @@ def _success_patterns(w: _Window) -> dict[str, Any]:
         .annotate(n=Count("id"))
         .values_list("client_id", "n")
     )
+    missing = [k for k, v in (("median_stickiness", stick), ("median_core_breadth", breadth)) if not v]
+    w.gaps += [gap(f"success_patterns.{k}", "not_enough_data", "Not in low-risk snapshots.") for k in missing]
     success.update(
         median_stickiness=r(statistics.median(stick), 4) if stick else None,
         median_core_breadth=r(statistics.median(breadth), 4) if breadth else None,

@@ -169,13 +169,13 @@ def _client_series(buckets: Buckets, include_components: bool, gaps: list) -> li
             "score": v["health_score"],
             "risk_level": v["risk_level"] or None,
         }
-        if include_components:
-            item["components"] = {c: r(v[f"{c}_score"], 1) for c in COMPONENTS}
+        # not requested: null, never omitted (TOOLS §0.6)
+        item["components"] = {c: r(v[f"{c}_score"], 1) for c in COMPONENTS} if include_components else None
         series.append(item)
     if any(x["score"] is None for x in series):
         gaps.append(gap("series[].score", "not_enough_data", "A snapshot without a health score."))
         gaps.append(gap("series[].risk_level", "not_enough_data", "A snapshot without a health score."))
-    missing = sorted({c for x in series for c, v in x.get("components", {}).items() if v is None})
+    missing = sorted({c for x in series for c, v in (x["components"] or {}).items() if v is None})
     for c in missing:
         gaps.append(gap(f"series[].components.{c}", "not_enough_data", f"{c} missing in a snapshot."))
     return series

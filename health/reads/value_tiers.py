@@ -207,6 +207,33 @@ def _assign(rows: list[dict], tiers: list[dict]) -> dict[str, list[dict]]:
     return members
 
 
+#: Why a tier's figure is null when the tier has members (RULES §15.2); an empty tier has ``not_enough_data``.
+NULL_REASONS = {
+    "avg_health": ("no_score", "No account of the tier has a health score."),
+    "health_score": ("no_score", "No account of the tier has a health score."),
+    "nps": ("no_survey_responses", "No NPS response from the tier in 180 days."),
+    "logo_retention_12m": ("insufficient_history", "No account of the tier had ARR 12 months ago."),
+    "accounts_per_csm": ("no_csm", "No account of the tier has a CSM."),
+}
+
+
+def _null_gaps(path: str, values: dict[str, Any], members: int, reasons: dict[str, tuple[str, str]]) -> list:
+    """One data gap per null figure of a tier block: ``not_enough_data`` for an empty tier, else its reason."""
+    out = []
+    for key, value in values.items():
+        if value is not None or key not in reasons:
+            continue
+        reason, detail = reasons[key] if members else ("not_enough_data", "No account in the tier.")
+        out.append(gap(f"{path}.{key}", reason, detail))
+    return out
+
+
+def _clv_reason() -> tuple[str, str]:
+    if settings.CS_RULES.get("gross_margin") is None:
+        return "gross_margin_not_configured", "CS_RULES['gross_margin'] is not set."
+    return "no_churn_observed", "No churn (or no start cohort) for the product tiers of the tier's accounts."
+
+
 def _tier_metrics(ms: list[dict], nps_rows: dict, arr_rows: dict) -> tuple[dict, float | None]:
     arr = sum(float(x["contract_value"]) for x in ms)
     healths = [x["health_score"] for x in ms if x["health_score"] is not None]
@@ -279,16 +306,25 @@ def _per_tier(
     nps_rows: dict,
     arr_rows: dict,
 ) -> dict[str, Any]:
-    """Metrics, characteristics, performance, service levels, CSM allocation and findings of each tier."""
+    """Metrics, characteristics, performance, service levels, CSM allocation and findings of each tier; the
+    data gaps of each block's nulls under ``gaps`` (the caller keeps those of the blocks it returns)."""
     out: dict[str, Any] = {
         k: {} for k in ("metrics", "characteristics", "performance", "service", "allocation")
     }
     out["findings"] = []
+    out["gaps"] = {k: [] for k in ("metrics", "performance", "service", "allocation")}
+    perf_reasons = {**NULL_REASONS, "clv": _clv_reason()}
     for t in tiers:
         n = t["name"]
         ms = members.get(n, [])
         metrics, mean_health = _tier_metrics(ms, nps_rows, arr_rows)
         out["metrics"][n] = metrics
+        out["gaps"]["metrics"] += _null_gaps(
+            f"tier_metrics.{n}",
+            metrics,
+            len(ms),
+            {**NULL_REASONS, "avg_arr": ("not_enough_data", "No account in the tier.")},
+        )
         out["characteristics"][n] = _tier_characteristics(ms)
         perf = {}
         for dim in secondary or ["health_score"]:
@@ -298,6 +334,7 @@ def _per_tier(
                 vals = [x[dim] for x in ms if x.get(dim) is not None]
                 perf[dim] = r(sum(vals) / len(vals), 2) if vals else None
         out["performance"][n] = perf
+        out["gaps"]["performance"] += _null_gaps(f"tier_performance.{n}", perf, len(ms), perf_reasons)
         row = table_by_name.get(n)
         out["service"][n] = (
             {
@@ -308,6 +345,14 @@ def _per_tier(
             if row
             else None
         )
+        if row is None:  # a caller-defined tier: the value-tier table (RULES §6.1) sets no service level
+            out["gaps"]["service"].append(
+                gap(
+                    f"service_level_recommendations.{n}",
+                    "not_applicable",
+                    "Not a tier of the value-tier table.",
+                )
+            )
         csms = {x["csm_assigned_id"] for x in ms if x["csm_assigned_id"]}
         without = sum(1 for x in ms if not x["csm_assigned_id"])
         out["allocation"][n] = {
@@ -317,6 +362,9 @@ def _per_tier(
             "target_accounts_per_csm": row["accounts_per_csm"] if row else None,
             "accounts_without_csm": without,
         }
+        out["gaps"]["allocation"] += _null_gaps(
+            f"csm_allocation.{n}", out["allocation"][n], len(ms), NULL_REASONS
+        )
         out["findings"] += _tier_findings(n, ms, row, mean_health, without)
     return out
 
@@ -447,7 +495,18 @@ def value_tier_segmentation(
         }
         for n in names
     }
+    if not total:
+        gaps += [
+            gap(f"tier_distribution.{n}.share", "not_enough_data", "The population is empty.") for n in names
+        ]
     per = _per_tier(tiers, members, secondary, {t["name"]: t for t in table}, nps_rows, arr_rows)
+    shown = {
+        "metrics": True,
+        "performance": True,
+        "service": service_level_mapping,
+        "allocation": resource_planning,
+    }
+    gaps += [g for block, block_gaps in per["gaps"].items() if shown[block] for g in block_gaps]
     concentration = _concentration(rows, gaps)
     upgrades, downgrades = _movements(rows, tiers, low_renewal, arr_rows)
     out_defs = [

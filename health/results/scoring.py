@@ -150,7 +150,7 @@ class ClientBucket(TypedDict):
     bucket_start: str
     score: int | None
     risk_level: RiskLevel | None
-    components: NotRequired[dict[str, float | None]]  # only with include_components
+    components: dict[str, float | None] | None  # null when include_components is false
 
 
 class ComponentTrend(TypedDict):

@@ -109,7 +109,7 @@ class SegmentByValueTierResult(ToolResult):
     value_concentration: ValueConcentration
     vip_accounts: list[dict[str, Any]] | None
     tier_characteristics: dict[str, TierCharacteristics]
-    service_level_recommendations: dict[str, ServiceLevel] | None
+    service_level_recommendations: dict[str, ServiceLevel | None] | None
     csm_allocation: dict[str, Any] | None
     tier_performance: dict[str, dict[str, Any]]
     upgrade_candidates: list[dict[str, Any]]

@@ -127,7 +127,7 @@ class FeatureAdoptionRow(TypedDict):
     name: str
     is_core: bool
     adoption_rate: float | None
-    users_or_clients: int
+    users_or_clients: int | None
     events: int
     stage: str | None
     first_used_at: str | None

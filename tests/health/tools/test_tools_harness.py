@@ -12,12 +12,6 @@ from tests.harness import ToolContractTests, demo_world
 
 class TestTrackUsageEngagement(ToolContractTests):
     tool_name = "track_usage_engagement"
-    # RULES §15.1: percentile and quartiles null below the minimum peers; the gap names only the percentile.
-    known_silent_gaps = (
-        "benchmark_insights[].peer_p25",
-        "benchmark_insights[].peer_median",
-        "benchmark_insights[].peer_p75",
-    )
 
     def arguments(self, world):
         end = today()
@@ -43,11 +37,7 @@ class TestCalculateHealthScore(ToolContractTests):
 
 class TestSegmentCustomers(ToolContractTests):
     tool_name = "segment_customers"
-    known_silent_gaps = (
-        "resource_allocation.*.accounts_per_csm",  # no CSM: no_csm
-        "segment_performance.*.logo_retention_12m",  # grr_12m has insufficient_history, this does not
-        "segments[].targets",  # a value tier without targets
-    )
+    nullable_without_gap = ("segments[].targets",)  # RULES §6.1: the starter tier's targets are "not set"
 
     def arguments(self, world):
         return {"segmentation_type": "value_based", "criteria": {}, "min_segment_size": 1}
@@ -56,7 +46,6 @@ class TestSegmentCustomers(ToolContractTests):
 class TestTrackFeatureAdoption(ToolContractTests):
     tool_name = "track_feature_adoption"
     nullable_without_gap = ("scope.client_id", "scope.feature_id")  # the arguments, echoed
-    known_silent_gaps = ("feature_adoption_breakdown[].adoption_rate",)
 
 
 class TestTrackFeatureAdoptionOfOneClient(ToolContractTests):
@@ -73,14 +62,6 @@ class TestManageLifecycleStages(ToolContractTests):
         "audit_event_id",
         "transition_triggers[].to",
     )  # analyze writes nothing; rules as data
-    known_silent_gaps = (  # means over stages without clients or closed stints
-        "average_stage_duration",
-        "stage_characteristics.*.avg_health_score",
-        "stage_characteristics.*.median_arr",
-        "stage_characteristics.*.avg_days_in_stage",
-        "stage_success_metrics.*.to_active_or_expansion_share",
-        "stage_success_metrics.*.to_churned_share",
-    )
 
 
 class TestManageLifecycleStagesTransition(ToolContractTests):
@@ -134,16 +115,10 @@ class TestTrackAdoptionMilestones(ToolContractTests):
 
 class TestSegmentByValueTier(ToolContractTests):
     tool_name = "segment_by_value_tier"
-    nullable_without_gap = ("tier_definitions[].max",)  # the open-ended top tier
-    known_silent_gaps = (
-        "csm_allocation.*.accounts_per_csm",
-        "csm_allocation.*.target_accounts_per_csm",
-        "service_level_recommendations.*.targets",
-        "tier_metrics.*.avg_arr",
-        "tier_metrics.*.avg_health",
-        "tier_metrics.*.nps",
-        "tier_metrics.*.logo_retention_12m",
-        "tier_performance.*.health_score",
+    nullable_without_gap = (
+        "tier_definitions[].max",  # the open-ended top tier
+        "csm_allocation.*.target_accounts_per_csm",  # RULES §6.1: optional column, null = no capacity target
+        "service_level_recommendations.*.targets",  # RULES §6.1: the starter tier's targets are "not set"
     )
 
     def arguments(self, world):
@@ -233,6 +208,10 @@ VARIANTS = {
         },
     ),
     "trends_of_one_client": ("analyze_health_trends", lambda w: {"client_id": w["client_id"]}),
+    "trends_of_one_client_without_components": (
+        "analyze_health_trends",
+        lambda w: {"client_id": w["client_id"], "include_components": False},
+    ),
     "trends_by_tier": ("analyze_health_trends", lambda w: {"segment_by": "tier", "granularity": "daily"}),
     "account_report_markdown": (
         "generate_health_reports",
