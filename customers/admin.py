@@ -10,6 +10,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 
+from cs_project.core.admin import ReadOnlyAdmin
 from cs_project.core.errors import ToolError
 
 from . import services
@@ -336,7 +337,7 @@ class ArrMovementAdmin(AuditedAdmin):
 
 
 @admin.register(LifecycleStageHistory)
-class LifecycleStageHistoryAdmin(admin.ModelAdmin):
+class LifecycleStageHistoryAdmin(ReadOnlyAdmin):
     """Written by ``lifecycle_transition`` only: read-only here."""
 
     list_display = ("client", "from_stage", "to_stage", "rule_id", "actor", "entered_at", "exited_at")
@@ -344,15 +345,6 @@ class LifecycleStageHistoryAdmin(admin.ModelAdmin):
     search_fields = ("client__client_id", "client__client_name", "reason", "actor")
     list_select_related = ("client",)
     date_hierarchy = "entered_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.action(description="Close selected alerts (resolved)")
@@ -396,17 +388,6 @@ class AlertAdmin(AuditedAdmin):
 
     def has_add_permission(self, request):
         return False  # alerts are raised by rules (customers.services.alert_raise)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditEvent)

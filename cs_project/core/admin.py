@@ -31,6 +31,19 @@ _SHOW_ONCE = engines["django"].from_string(
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """System records (audit, access log, history) are written by services only: no add, change or delete."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ApiTokenCreateForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
         choices=TokenScope.choices, widget=forms.CheckboxSelectMultiple, initial=[TokenScope.READ]
@@ -154,7 +167,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccessLogEntry)
-class AccessLogEntryAdmin(admin.ModelAdmin):
+class AccessLogEntryAdmin(ReadOnlyAdmin):
     """Read-only: entries are written by the tool doorway only and removed by the retention prune."""
 
     list_display = ["occurred_at", "actor", "channel", "tool", "client_id", "outcome", "duration_ms"]
@@ -162,12 +175,3 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     list_filter = ["occurred_at"]
     search_fields = ["=actor", "=tool", "=client_id", "=request_id"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
